@@ -1,0 +1,198 @@
+"""Pick the sentences that answer a question, quote them verbatim, or refuse.
+
+Each sentence of the retrieved passages is scored on three signals:
+- `cosine`: its late-chunked embedding against the question's;
+- `coverage`: the IDF-weighted share of the question's content words it contains
+  (names and numbers matter more than common words);
+- `passage`: the dense similarity of the passage it sits in.
+A linear score ranks sentences; a logistic model over the best sentence's
+signals gives the probability that it answers at all, calibrated on SQuAD 2.0
+and our own question sets (docs/evaluation.md). Below the threshold, qa refuses.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from .config import Settings
+from .lexical import content_words, stems, words
+from .store import Snapshot
+from .types import Citation, Passage
+
+# Weights of the sentence score and of the answerability model. Fitted by
+# bench/calibrate.py; see docs/evaluation.md for the data and the trade-off.
+SCORE_WEIGHTS = {"cosine": 0.55, "coverage": 0.30, "passage": 0.15}
+ANSWERABLE_MODEL = {"bias": -6.0, "cosine": 6.0, "coverage": 4.0, "passage": 3.0}
+
+_DANGLING_START = re.compile(
+    r"^(?:it|its|this|that|these|those|they|their|them|he|his|she|her|such|there|then|but|and|so|"
+    r"however|also|yet|thus|therefore|meanwhile|instead|still)\b",
+    re.I,
+)
+
+
+@dataclass
+class ScoredSentence:
+    doc_id: int
+    idx: int
+    start: int
+    end: int
+    text: str
+    source: str
+    title: str
+    cosine: float
+    coverage: float
+    passage: float
+    score: float = 0.0
+
+
+@dataclass
+class Selection:
+    """What the answerer decided, before it becomes an `Answer`."""
+
+    citations: list[Citation] = field(default_factory=list)
+    confidence: float = 0.0
+    best: ScoredSentence | None = None
+
+
+class Answerer:
+    def __init__(self, snapshot: Snapshot, settings: Settings):
+        self.snapshot = snapshot
+        self.settings = settings
+
+    def select(self, question: str, query_vector: np.ndarray, passages: list[Passage]) -> Selection:
+        sentences = self.score_sentences(question, query_vector, passages)
+        if not sentences:
+            return Selection()
+        best = sentences[0]
+        confidence = answerable_probability(best)
+        selection = Selection(confidence=confidence, best=best)
+        if confidence < self.settings.answer_threshold:
+            return selection
+        selection.citations = self._cite(sentences)
+        return selection
+
+    # -- scoring -----------------------------------------------------------
+
+    def score_sentences(self, question: str, query_vector: np.ndarray, passages: list[Passage]) -> list[ScoredSentence]:
+        q_words = content_words(question)
+        q_stems = list(dict.fromkeys(stems(q_words)))
+        idf = self._idf(q_stems)
+        total_idf = sum(idf.values()) or 1.0
+
+        seen: dict[tuple[int, int], ScoredSentence] = {}
+        for passage in passages:
+            row = self.snapshot.chunks([passage.chunk_id]).get(passage.chunk_id)
+            if row is None:
+                continue
+            for sent in self.snapshot.sentences(row.doc_id, row.first_sentence, row.last_sentence):
+                key = (sent.doc_id, sent.idx)
+                pscore = passage.dense_score or 0.0
+                if key in seen:
+                    seen[key].passage = max(seen[key].passage, pscore)
+                    continue
+                sent_stems = set(stems(words(sent.text)))
+                coverage = sum(w for t, w in idf.items() if t in sent_stems) / total_idf if idf else 0.0
+                seen[key] = ScoredSentence(
+                    doc_id=sent.doc_id,
+                    idx=sent.idx,
+                    start=sent.start,
+                    end=sent.end,
+                    text=sent.text,
+                    source=row.source,
+                    title=row.title,
+                    cosine=float(sent.vector @ query_vector),
+                    coverage=coverage,
+                    passage=pscore,
+                )
+        scored = list(seen.values())
+        for s in scored:
+            s.score = sentence_score(s)
+        scored.sort(key=lambda s: -s.score)
+        return scored
+
+    def _idf(self, q_stems: list[str]) -> dict[str, float]:
+        n = max(1, self.snapshot.counts["chunks"])
+        df = self.snapshot.doc_freq(q_stems)
+        # Words the index has never seen still count: a question about something
+        # absent should find low coverage, not a perfect score over fewer words.
+        return {t: math.log(1 + (n - df.get(t, 0) + 0.5) / (df.get(t, 0) + 0.5)) for t in q_stems}
+
+    # -- quoting -----------------------------------------------------------
+
+    def _cite(self, sentences: list[ScoredSentence]) -> list[Citation]:
+        s = self.settings
+        best = sentences[0].score
+        chosen: list[tuple[ScoredSentence, int, int]] = []  # sentence, quote start, quote end
+        for sent in sentences:
+            if len(chosen) >= s.max_citations or sent.score < best - s.citation_margin:
+                break
+            if any(_near(sent, other) for other, _, _ in chosen):
+                continue
+            start, end = self._quote_span(sent)
+            chosen.append((sent, start, end))
+
+        citations = []
+        for sent, start, end in chosen:
+            text = self.snapshot.document_text(sent.doc_id)
+            quote = text[start:end]
+            # The sentence as SQLite cut it must sit inside the quote Python cut:
+            # a cross-check of the stored offsets, not just of one slice.
+            if not quote.strip() or (sent.text not in quote and not sent.text.startswith(quote)):
+                continue
+            citations.append(
+                Citation(
+                    n=len(citations) + 1,
+                    quote=quote,
+                    source=sent.source,
+                    title=sent.title,
+                    start=start,
+                    end=end,
+                    score=answerable_probability(sent),
+                )
+            )
+        return citations
+
+    def _quote_span(self, sent: ScoredSentence) -> tuple[int, int]:
+        """The sentence, with the one before it when it can't stand alone; never over the limit."""
+        limit = self.settings.max_quote_chars
+        start, end = sent.start, sent.end
+        if end - start > limit:
+            return start, _cut_at_word(self.snapshot.document_text(sent.doc_id), start, start + limit)
+        needs_context = len(sent.text) < 60 or _DANGLING_START.match(sent.text)
+        if needs_context and sent.idx > 0:
+            prev = self.snapshot.sentences(sent.doc_id, sent.idx - 1, sent.idx - 1)
+            if prev:
+                p = prev[0]
+                between = self.snapshot.document_text(sent.doc_id)[p.end : start]
+                if "\n\n" not in between and end - p.start <= limit:
+                    start = p.start
+        return start, end
+
+
+def sentence_score(s: ScoredSentence) -> float:
+    w = SCORE_WEIGHTS
+    return w["cosine"] * s.cosine + w["coverage"] * s.coverage + w["passage"] * s.passage
+
+
+def answerable_probability(s: ScoredSentence) -> float:
+    m = ANSWERABLE_MODEL
+    z = m["bias"] + m["cosine"] * s.cosine + m["coverage"] * s.coverage + m["passage"] * s.passage
+    return 1.0 / (1.0 + math.exp(-z))
+
+
+def _near(a: ScoredSentence, b: ScoredSentence) -> bool:
+    return a.doc_id == b.doc_id and abs(a.idx - b.idx) <= 1
+
+
+def _cut_at_word(text: str, start: int, limit_end: int) -> int:
+    """End of the last whole word before `limit_end`, so a long quote stays readable."""
+    cut = text.rfind(" ", start, limit_end)
+    end = cut if cut > start + (limit_end - start) // 2 else limit_end
+    while end > start and text[end - 1] in " ,;:-–—":
+        end -= 1
+    return end

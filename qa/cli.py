@@ -1,0 +1,183 @@
+"""The `qa` command: index, ask, info, serve. A thin shell over `qa.QA`."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+from pathlib import Path
+
+from .config import Settings
+
+EXIT_OK, EXIT_ERROR, EXIT_USAGE = 0, 1, 2
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = _parser()
+    args = parser.parse_args(argv)
+    if not getattr(args, "command", None):
+        parser.print_help()
+        return EXIT_USAGE
+    logging.basicConfig(level=logging.WARNING, format="%(message)s")
+    for noisy in ("faiss.loader", "httpx", "urllib3"):
+        logging.getLogger(noisy).setLevel(logging.ERROR)
+    from .store import IndexError_
+
+    try:
+        return args.func(args)
+    except IndexError_ as exc:
+        print(f"qa: {exc}", file=sys.stderr)
+        return EXIT_ERROR
+    except (FileNotFoundError, ValueError) as exc:
+        print(f"qa: {exc}", file=sys.stderr)
+        return EXIT_ERROR
+    except KeyboardInterrupt:
+        print("qa: interrupted", file=sys.stderr)
+        return 130
+
+
+def _parser() -> argparse.ArgumentParser:
+    d = Settings()
+    parser = argparse.ArgumentParser(
+        prog="qa",
+        description="Ask questions of a folder of articles. Answers quote the articles word for word, or refuse.",
+    )
+    parser.add_argument("--version", action="version", version=f"%(prog)s {_version()}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+
+    p = sub.add_parser("index", help="build or update the index from the corpus folder")
+    p.add_argument("--corpus", type=Path, default=d.corpus_dir, help="folder of articles (default: %(default)s)")
+    p.add_argument("--index", type=Path, default=d.index_dir, help="index folder (default: %(default)s)")
+    p.add_argument("--rebuild", action="store_true", help="re-embed everything instead of only what changed")
+    p.add_argument("--model", default=d.model, help="embedding model: the packaged default or a local folder")
+    p.add_argument("--chunk-tokens", type=int, default=d.chunk_tokens, help="chunk size in model word pieces")
+    p.add_argument(
+        "--wait", type=float, default=0, metavar="SECONDS", help="wait this long for another indexer to finish"
+    )
+    p.add_argument("--json", action="store_true", help="print the report as JSON")
+    p.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
+    p.set_defaults(func=cmd_index)
+
+    p = sub.add_parser("ask", help="answer a question (or one per line from standard input)")
+    p.add_argument("question", nargs="?", help="the question; omit to read questions from standard input")
+    p.add_argument("--index", type=Path, default=d.index_dir, help="index folder (default: %(default)s)")
+    p.add_argument("-k", type=int, default=d.k, help="passages to read (default: %(default)s)")
+    p.add_argument("--json", action="store_true", help="print one JSON object per answer")
+    p.set_defaults(func=cmd_ask)
+
+    p = sub.add_parser("info", help="what is in the index")
+    p.add_argument("--index", type=Path, default=d.index_dir, help="index folder (default: %(default)s)")
+    p.add_argument("--check", action="store_true", help="also verify every file's hash")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=cmd_info)
+    return parser
+
+
+def _version() -> str:
+    from . import __version__
+
+    return __version__
+
+
+def cmd_index(args) -> int:
+    from .indexing import Indexer
+
+    settings = Settings(corpus_dir=args.corpus, index_dir=args.index, model=args.model, chunk_tokens=args.chunk_tokens)
+    messages = []
+
+    def say(line: str) -> None:
+        messages.append(line)
+        if not args.json:
+            print(line, file=sys.stderr)
+
+    report = Indexer(settings).build(
+        rebuild=args.rebuild, wait=args.wait, progress=not (args.quiet or args.json), on_message=say
+    )
+    if args.json:
+        print(json.dumps(report.to_dict(), ensure_ascii=False))
+        return EXIT_OK
+    if report.version is None:
+        print(f"{args.index}/ is up to date: {report.documents} documents, {report.chunks} chunks ({report.summary()})")
+    else:
+        print(
+            f"{report.summary()}; {report.embedded_chunks} chunks embedded in {report.seconds:.1f} s. "
+            f"{args.index}/ now holds {report.documents} documents, {report.chunks} chunks ({report.version})."
+        )
+    return EXIT_OK
+
+
+def cmd_ask(args) -> int:
+    from .engine import QA, InvalidQuestion
+
+    qa = QA.load(args.index)
+    if args.question is not None:
+        questions = [args.question]
+    else:
+        questions = (line.rstrip("\n") for line in sys.stdin)
+    status = EXIT_OK
+    for question in questions:
+        if args.question is None and not question.strip():
+            continue
+        try:
+            answer = qa.ask(question, k=args.k)
+        except InvalidQuestion as exc:
+            status = EXIT_ERROR
+            if args.json:
+                print(json.dumps({"question": question, "error": str(exc)}, ensure_ascii=False), flush=True)
+            else:
+                print(f"qa: {exc}", file=sys.stderr)
+            continue
+        if args.json:
+            print(json.dumps(answer.to_dict(), ensure_ascii=False), flush=True)
+        else:
+            print(_render(answer, show_question=args.question is None), flush=True)
+    return status
+
+
+def _render(answer, show_question: bool) -> str:
+    lines = [f"Q: {answer.question}"] if show_question else []
+    lines.append(answer.answer)
+    if answer.citations:
+        lines.append("")
+        for c in answer.citations:
+            lines.append(f"[{c.n}] {c.title} — {c.source}, characters {c.start}–{c.end}")
+    lines.append("")
+    return "\n".join(lines)
+
+
+def cmd_info(args) -> int:
+    from .store import IndexStore
+
+    store = IndexStore(args.index)
+    snapshot = store.open()
+    m = snapshot.manifest
+    info = {
+        "index": str(args.index),
+        "version": snapshot.version,
+        "documents": m["counts"]["documents"],
+        "chunks": m["counts"]["chunks"],
+        "sentences": m["counts"]["sentences"],
+        "model": m["model"],
+        "dimension": m["dimension"],
+        "faiss": m["index"]["factory"],
+        "chunk_tokens": m["settings"]["chunk_tokens"],
+        "size_bytes": sum(f["bytes"] for f in m["files"].values()),
+        "built_at": m["built_at"],
+    }
+    problems = store.verify_hashes() if args.check else []
+    if args.check:
+        info["check"] = "ok" if not problems else problems
+    if args.json:
+        print(json.dumps(info, ensure_ascii=False))
+    else:
+        width = max(len(k) for k in info)
+        for key, value in info.items():
+            if key == "size_bytes":
+                key, value = "size", f"{value / 1e6:.1f} MB"
+            print(f"{key:<{width}}  {value}")
+    return EXIT_ERROR if problems else EXIT_OK
+
+
+if __name__ == "__main__":
+    sys.exit(main())

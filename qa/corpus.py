@@ -1,0 +1,368 @@
+"""Find the articles in a corpus folder and turn each into a `Document`.
+
+One loader per format, picked by file suffix. Loading never raises for a bad
+file: it returns a `Skipped` record that names the file and says why, so one
+broken article never stops a build.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from .config import SUPPORTED_SUFFIXES, Settings
+from .types import Document
+
+SIDECAR_SUFFIX = ".meta.json"
+
+
+@dataclass(frozen=True)
+class CorpusFile:
+    path: Path
+    source: str
+    """Path relative to the corpus root, forward slashes: the document's id."""
+    sidecar: Path | None
+
+
+@dataclass(frozen=True)
+class Skipped:
+    source: str
+    reason: str
+
+    def __str__(self) -> str:
+        return f"{self.source}: {self.reason}"
+
+
+@dataclass
+class Loaded:
+    """What `load_file` made of one file: a document and any notes about it."""
+
+    document: Document | None = None
+    skipped: Skipped | None = None
+    notes: list[str] = field(default_factory=list)
+
+
+class UnreadableFile(Exception):
+    """A file qa cannot turn into text; the message says why."""
+
+
+# --------------------------------------------------------------------------
+# Discovery
+
+
+def discover(corpus_dir: Path, settings: Settings) -> tuple[list[CorpusFile], list[Skipped]]:
+    """All supported files under `corpus_dir`, sorted, and the ones refused up front."""
+    root = Path(corpus_dir)
+    if not root.is_dir():
+        raise FileNotFoundError(f"corpus folder not found: {root}")
+    real_root = root.resolve()
+    files: list[CorpusFile] = []
+    skipped: list[Skipped] = []
+    for path in sorted(_walk(root)):
+        rel = path.relative_to(root).as_posix()
+        if path.name.endswith(SIDECAR_SUFFIX) or path.suffix.lower() not in SUPPORTED_SUFFIXES:
+            continue
+        if path.is_symlink():
+            target = path.resolve()
+            if not target.is_relative_to(real_root):
+                skipped.append(Skipped(rel, "symbolic link to a file outside the corpus folder"))
+                continue
+        try:
+            size = path.stat().st_size
+        except OSError as exc:
+            skipped.append(Skipped(rel, f"cannot read ({exc.strerror})"))
+            continue
+        if size > settings.max_file_bytes:
+            skipped.append(
+                Skipped(rel, f"larger than the {settings.max_file_bytes / 1e6:.0f} MB limit ({size / 1e6:.1f} MB)")
+            )
+            continue
+        sidecar = path.with_name(path.stem + SIDECAR_SUFFIX)
+        files.append(CorpusFile(path, rel, sidecar if sidecar.is_file() else None))
+    return files, skipped
+
+
+def _walk(root: Path) -> Iterator[Path]:
+    for entry in root.iterdir():
+        if entry.name.startswith("."):
+            continue  # hidden files, editor swap files, our own temp files
+        if entry.is_dir() and not entry.is_symlink():
+            yield from _walk(entry)
+        elif entry.is_file():
+            yield entry
+
+
+def fingerprint(file: CorpusFile) -> str:
+    """sha256 of the file's bytes and its sidecar: what decides re-embedding."""
+    digest = hashlib.sha256(file.path.read_bytes())
+    if file.sidecar is not None:
+        digest.update(b"\0sidecar\0")
+        digest.update(file.sidecar.read_bytes())
+    return digest.hexdigest()
+
+
+# --------------------------------------------------------------------------
+# Loading
+
+
+def load_file(file: CorpusFile, sha256: str | None = None) -> Loaded:
+    """Read, decode and parse one file. Never raises for bad content."""
+    result = Loaded()
+    try:
+        data = file.path.read_bytes()
+        meta = _read_sidecar(file)
+        loader = LOADERS[file.path.suffix.lower()]
+        text, title = loader(data, result.notes)
+    except UnreadableFile as exc:
+        result.skipped = Skipped(file.source, str(exc))
+        return result
+    except OSError as exc:
+        result.skipped = Skipped(file.source, f"cannot read ({exc.strerror or exc})")
+        return result
+
+    text = _normalise_newlines(text)
+    if not text.strip():
+        result.skipped = Skipped(file.source, "empty: no text to index")
+        return result
+    title = (meta.get("title") or title or _title_from_name(file.path)).strip()
+    if sha256 is None:
+        sha256 = fingerprint(file)
+    result.document = Document(source=file.source, title=title, text=text, sha256=sha256, meta=meta)
+    return result
+
+
+def _read_sidecar(file: CorpusFile) -> dict:
+    if file.sidecar is None:
+        return {}
+    try:
+        meta = json.loads(file.sidecar.read_text(encoding="utf-8"))
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise UnreadableFile(f"metadata file {file.sidecar.name} is not valid JSON ({exc})") from None
+    if not isinstance(meta, dict):
+        raise UnreadableFile(f"metadata file {file.sidecar.name} must hold a JSON object")
+    return meta
+
+
+def decode(data: bytes, notes: list[str]) -> str:
+    """UTF-8 first; otherwise detect the encoding and say so in `notes`."""
+    if b"\x00" in data[:8192]:
+        raise UnreadableFile("binary data, not text (contains NUL bytes)")
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        pass
+    import chardet
+
+    guess = chardet.detect(data)
+    if guess.get("mime_type") == "application/octet-stream":
+        raise UnreadableFile("binary data, not text")
+    encoding, confidence = guess.get("encoding"), guess.get("confidence") or 0.0
+    if encoding is None or confidence < 0.5:
+        # Too little evidence to trust the detector: short legacy files are most
+        # often Windows-1252 (a superset of Latin-1), so try that first.
+        for fallback in ("cp1252", encoding):
+            if fallback and _decodes(data, fallback):
+                encoding = fallback
+                break
+        else:
+            raise UnreadableFile("not UTF-8 and no text encoding could be detected")
+    text = data.decode(encoding, errors="replace")
+    if _looks_binary(text):
+        raise UnreadableFile("binary data, not text")
+    notes.append(f"not UTF-8; decoded as {encoding} (detected)")
+    return text
+
+
+def _decodes(data: bytes, encoding: str) -> bool:
+    try:
+        data.decode(encoding)
+    except (UnicodeDecodeError, LookupError):
+        return False
+    return True
+
+
+def _looks_binary(text: str) -> bool:
+    sample = text[:4096]
+    if not sample:
+        return False
+    controls = sum(1 for ch in sample if ord(ch) < 32 and ch not in "\n\r\t\f")
+    return controls / len(sample) > 0.05
+
+
+def _normalise_newlines(text: str) -> str:
+    return text.replace("\r\n", "\n").replace("\r", "\n")
+
+
+_HEADLINE = re.compile(r"\A[^\S\n]*([^\n]{3,150}?)[^\S\n]*\n[^\S\n]*\n")
+
+
+def _headline(text: str) -> str | None:
+    """A short first line followed by a blank line, as in news files, is a title."""
+    match = _HEADLINE.match(text)
+    if not match:
+        return None
+    line = match.group(1)
+    if line.endswith((".", ",", ";", ":")) or len(text) <= match.end():
+        return None
+    return line
+
+
+def _title_from_name(path: Path) -> str:
+    return re.sub(r"[_-]+", " ", path.stem).strip() or path.name
+
+
+def _load_text(data: bytes, notes: list[str]) -> tuple[str, str | None]:
+    text = decode(data, notes)
+    return text, _headline(_normalise_newlines(text))
+
+
+_FRONT_MATTER = re.compile(r"\A---[^\S\n]*\n(.*?)\n---[^\S\n]*(?:\n|\Z)", re.S)
+_MD_HEADING = re.compile(r"^#[^\S\n]+(.+?)[^\S\n]*#*[^\S\n]*$", re.M)
+
+
+def _load_markdown(data: bytes, notes: list[str]) -> tuple[str, str | None]:
+    text = _normalise_newlines(decode(data, notes))
+    title = None
+    match = _FRONT_MATTER.match(text)
+    if match:
+        import yaml
+
+        try:
+            front = yaml.safe_load(match.group(1))
+        except yaml.YAMLError:
+            front = None
+            notes.append("front matter is not valid YAML; ignored")
+        if isinstance(front, dict) and front.get("title"):
+            title = str(front["title"])
+        text = text[match.end() :]
+    if title is None:
+        heading = _MD_HEADING.search(text)
+        title = heading.group(1) if heading else _headline(text)
+    return text, title
+
+
+def _load_pdf(data: bytes, notes: list[str]) -> tuple[str, str | None]:
+    import io
+    import logging
+
+    from pypdf import PdfReader
+    from pypdf.errors import PdfReadError
+
+    logging.getLogger("pypdf").setLevel(logging.ERROR)
+    try:
+        reader = PdfReader(io.BytesIO(data))
+        if reader.is_encrypted:
+            try:
+                reader.decrypt("")
+            except Exception:
+                raise UnreadableFile("PDF is encrypted") from None
+        pages = [(page.extract_text() or "").strip() for page in reader.pages]
+        title = (reader.metadata.title if reader.metadata else None) or None
+    except UnreadableFile:
+        raise
+    except (PdfReadError, ValueError, KeyError, TypeError, OSError) as exc:
+        raise UnreadableFile(f"not a readable PDF ({exc})") from None
+    text = "\n\n".join(page for page in pages if page)
+    if not text.strip():
+        raise UnreadableFile("PDF has no text layer (scanned images need OCR first)")
+    return text, (title.strip() if isinstance(title, str) and title.strip() else _headline(text))
+
+
+_BLOCK_TAGS = frozenset(
+    [
+        "address",
+        "article",
+        "aside",
+        "blockquote",
+        "br",
+        "dd",
+        "div",
+        "dl",
+        "dt",
+        "figcaption",
+        "figure",
+        "footer",
+        "form",
+        "h1",
+        "h2",
+        "h3",
+        "h4",
+        "h5",
+        "h6",
+        "header",
+        "hr",
+        "li",
+        "main",
+        "nav",
+        "ol",
+        "p",
+        "pre",
+        "section",
+        "table",
+        "tbody",
+        "td",
+        "tfoot",
+        "th",
+        "thead",
+        "tr",
+        "ul",
+    ]
+)
+_DROP_TAGS = frozenset(
+    ["script", "style", "noscript", "template", "head", "svg", "iframe", "object", "embed", "canvas"]
+)
+
+
+def _load_html(data: bytes, notes: list[str]) -> tuple[str, str | None]:
+    from bs4 import BeautifulSoup, Comment, NavigableString, Tag
+
+    soup = BeautifulSoup(decode(data, notes), "html.parser")
+    title_tag = soup.find("title")
+    title = title_tag.get_text(" ", strip=True) if title_tag else None
+    if not title:
+        h1 = soup.find("h1")
+        title = h1.get_text(" ", strip=True) if h1 else None
+
+    blocks: list[str] = []
+    current: list[str] = []
+
+    def flush() -> None:
+        line = re.sub(r"\s+", " ", "".join(current)).strip()
+        if line:
+            blocks.append(line)
+        current.clear()
+
+    def walk(node: Tag) -> None:
+        for child in node.children:
+            if isinstance(child, Comment):
+                continue
+            if isinstance(child, NavigableString):
+                current.append(str(child))
+            elif isinstance(child, Tag):
+                name = child.name.lower()
+                if name in _DROP_TAGS:
+                    continue
+                if name in _BLOCK_TAGS:
+                    flush()
+                    walk(child)
+                    flush()
+                else:
+                    walk(child)
+
+    walk(soup.body or soup)
+    flush()
+    return "\n\n".join(blocks), title
+
+
+LOADERS: dict[str, Callable[[bytes, list[str]], tuple[str, str | None]]] = {
+    ".txt": _load_text,
+    ".md": _load_markdown,
+    ".markdown": _load_markdown,
+    ".html": _load_html,
+    ".htm": _load_html,
+    ".pdf": _load_pdf,
+}

@@ -1,0 +1,173 @@
+"""`QA`: the stages wired together. The CLI and the UI are thin shells over this."""
+
+from __future__ import annotations
+
+import threading
+import time
+import unicodedata
+from pathlib import Path
+
+from .answering import Answerer
+from .config import INDEX_SHAPING, Settings
+from .embedding import Embedder
+from .indexing import BuildReport, Indexer
+from .retrieval import Retriever
+from .store import IndexIncompatible, IndexStore, Snapshot
+from .types import Answer, Citation, Passage
+
+
+class InvalidQuestion(ValueError):
+    pass
+
+
+class QA:
+    """Ask questions of an index; reload it when a newer version is published.
+
+    Safe to share between threads: each question works on the snapshot it
+    started with, and `reload()` swaps in a new one atomically.
+    """
+
+    def __init__(self, settings: Settings, snapshot: Snapshot, embedder: Embedder):
+        self.settings = settings
+        self.embedder = embedder
+        self._snapshot = snapshot
+        self._swap = threading.Lock()
+
+    # -- construction ------------------------------------------------------
+
+    @classmethod
+    def load(
+        cls, index_dir: str | Path = "index", settings: Settings | None = None, embedder: Embedder | None = None
+    ) -> QA:
+        """Open the index in `index_dir` with the model it was built with."""
+        store = IndexStore(index_dir)
+        manifest = store.read_manifest()
+        settings = (settings or Settings()).replace(index_dir=Path(index_dir))
+        built = manifest["settings"]
+        if settings.model != built["model"] and settings.model != Settings().model:
+            raise IndexIncompatible(
+                f"the index in {index_dir}/ was built with model {built['model']!r}, not {settings.model!r}; "
+                "run `qa index --rebuild` to build it with the new model"
+            )
+        settings = settings.replace(**{k: built[k] for k in INDEX_SHAPING if k in built})
+        if embedder is None:
+            embedder = Embedder(settings.model, device=settings.device, batch_size=settings.batch_size)
+        elif embedder.name != settings.model:
+            raise IndexIncompatible(
+                f"the index in {index_dir}/ was built with model {built['model']!r}, not {embedder.name!r}; "
+                "run `qa index --rebuild`"
+            )
+        snapshot = store.open(expect_model=settings.model, expect_dim=embedder.dim)
+        return cls(settings, snapshot, embedder)
+
+    @property
+    def snapshot(self) -> Snapshot:
+        return self._snapshot
+
+    def reload(self) -> bool:
+        """Switch to the newest published version; True if it changed."""
+        store = IndexStore(self.settings.index_dir)
+        if store.current_version() == self._snapshot.version:
+            return False
+        fresh = store.open(expect_model=self.settings.model, expect_dim=self.embedder.dim)
+        with self._swap:
+            self._snapshot = fresh  # the old one closes when its last reader lets go
+        return True
+
+    def build_index(self, corpus_dir: str | Path | None = None, rebuild: bool = False, **kwargs) -> BuildReport:
+        """Update this QA's index from `corpus_dir` and switch to the new version."""
+        report = Indexer(self.settings, self.embedder).build(
+            Path(corpus_dir or self.settings.corpus_dir), self.settings.index_dir, rebuild=rebuild, **kwargs
+        )
+        self.reload()
+        return report
+
+    # -- questions ---------------------------------------------------------
+
+    def search(self, question: str, k: int | None = None) -> list[Passage]:
+        question = self._clean(question)
+        snapshot = self._snapshot
+        vector = self.embedder.embed_queries([question])[0]
+        return Retriever(snapshot, None, self.settings).search(question, k, query_vector=vector).passages
+
+    def ask(self, question: str, k: int | None = None) -> Answer:
+        t0 = time.perf_counter()
+        question = self._clean(question)
+        snapshot = self._snapshot
+        vector = self.embedder.embed_queries([question])[0]
+        t1 = time.perf_counter()
+        passages = Retriever(snapshot, None, self.settings).search(question, k, query_vector=vector).passages
+        t2 = time.perf_counter()
+        selection = Answerer(snapshot, self.settings).select(question, vector, passages)
+        citations = verified(snapshot, selection.citations)
+        t3 = time.perf_counter()
+        timings = {
+            "embed_ms": (t1 - t0) * 1000,
+            "retrieve_ms": (t2 - t1) * 1000,
+            "answer_ms": (t3 - t2) * 1000,
+            "total_ms": (t3 - t0) * 1000,
+        }
+        if not citations:
+            return Answer(question, refusal_text(question), True, [], timings, selection.confidence)
+        return Answer(question, compose(citations), False, citations, timings, selection.confidence)
+
+    def info(self) -> dict:
+        snap = self._snapshot
+        m = snap.manifest
+        size = sum(f["bytes"] for f in m["files"].values())
+        return {
+            "index": str(self.settings.index_dir),
+            "version": snap.version,
+            "documents": m["counts"]["documents"],
+            "chunks": m["counts"]["chunks"],
+            "sentences": m["counts"]["sentences"],
+            "model": m["model"],
+            "dimension": m["dimension"],
+            "faiss": m["index"]["factory"],
+            "chunk_tokens": m["settings"]["chunk_tokens"],
+            "size_bytes": size,
+            "built_at": m["built_at"],
+        }
+
+    def as_retriever(self, k: int | None = None):
+        """This QA's hybrid search as a LangChain `BaseRetriever`."""
+        from .langchain import QARetriever
+
+        return QARetriever(qa=self, k=k or self.settings.k)
+
+    def _clean(self, question: str) -> str:
+        if not isinstance(question, str):
+            raise InvalidQuestion("the question must be text")
+        # Control characters carry no meaning in a question and confuse tokenisers.
+        cleaned = "".join(
+            " " if unicodedata.category(ch).startswith("C") and ch not in "\t\n" else ch for ch in question
+        )
+        cleaned = " ".join(cleaned.split())
+        if not cleaned:
+            raise InvalidQuestion("the question is empty")
+        limit = self.settings.max_question_chars
+        if len(cleaned) > limit:
+            raise InvalidQuestion(f"the question is too long ({len(cleaned):,} characters; the limit is {limit:,})")
+        return cleaned
+
+
+def verified(snapshot: Snapshot, citations: list[Citation]) -> list[Citation]:
+    """Only citations whose quote is exactly `document.text[start:end]`, renumbered."""
+    out = []
+    for c in citations:
+        found = snapshot.document_by_source(c.source)
+        if found is None:
+            continue
+        _, _, text = found
+        if 0 <= c.start < c.end <= len(text) and text[c.start : c.end] == c.quote:
+            c.n = len(out) + 1
+            out.append(c)
+    return out
+
+
+def compose(citations: list[Citation]) -> str:
+    return "\n".join(f"“{c.quote}” [{c.n}]" for c in citations)
+
+
+def refusal_text(question: str) -> str:
+    return "The articles don't say. Nothing in the indexed articles answers this question."

@@ -1,0 +1,370 @@
+"""Incremental index builds: embed only what is new or changed, then swap atomically."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from .chunking import Chunker
+from .config import INDEX_SHAPING, Settings
+from .corpus import Skipped, discover, fingerprint, load_file
+from .embedding import Embedder, EmbedInput
+from .store import IndexError_, IndexStore, Snapshot, VersionWriter, new_manifest
+from .types import Document
+
+log = logging.getLogger("qa.index")
+
+TITLE_MAX_TOKENS = 48
+"""Longer titles are left out of the embedded text so they can't crowd out the chunk."""
+EMBED_GROUP_CHUNKS = 4096
+"""Chunks embedded and written per group: bounds memory on very large corpora."""
+
+
+@dataclass
+class BuildReport:
+    added: list[str] = field(default_factory=list)
+    changed: list[str] = field(default_factory=list)
+    removed: list[str] = field(default_factory=list)
+    unchanged: int = 0
+    skipped: list[Skipped] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+    kept_old: list[str] = field(default_factory=list)
+    """Changed files that no longer load: their previous version stays indexed."""
+    embedded_chunks: int = 0
+    documents: int = 0
+    chunks: int = 0
+    sentences: int = 0
+    version: str | None = None
+    rebuilt: bool = False
+    seconds: float = 0.0
+    timings: dict[str, float] = field(default_factory=dict)
+
+    @property
+    def changed_anything(self) -> bool:
+        return bool(self.added or self.changed or self.removed or self.rebuilt)
+
+    def summary(self) -> str:
+        parts = f"+{len(self.added)} added, {len(self.changed)} changed, {len(self.removed)} removed"
+        if self.skipped:
+            parts += f", {len(self.skipped)} skipped"
+        return parts
+
+    def to_dict(self) -> dict:
+        return {
+            "added": self.added,
+            "changed": self.changed,
+            "removed": self.removed,
+            "unchanged": self.unchanged,
+            "skipped": [{"source": s.source, "reason": s.reason} for s in self.skipped],
+            "notes": self.notes,
+            "kept_old": self.kept_old,
+            "embedded_chunks": self.embedded_chunks,
+            "documents": self.documents,
+            "chunks": self.chunks,
+            "sentences": self.sentences,
+            "version": self.version,
+            "rebuilt": self.rebuilt,
+            "seconds": round(self.seconds, 3),
+            "timings": {k: round(v, 3) for k, v in self.timings.items()},
+        }
+
+
+class Indexer:
+    def __init__(self, settings: Settings, embedder: Embedder | None = None):
+        self.settings = settings
+        self._embedder = embedder
+
+    @property
+    def embedder(self) -> Embedder:
+        if self._embedder is None:
+            s = self.settings
+            self._embedder = Embedder(s.model, device=s.device, batch_size=s.batch_size)
+        return self._embedder
+
+    def build(
+        self,
+        corpus_dir: Path | None = None,
+        index_dir: Path | None = None,
+        rebuild: bool = False,
+        wait: float = 0,
+        progress: bool | None = None,
+        on_message: Callable[[str], None] | None = None,
+    ) -> BuildReport:
+        """Bring the index in line with the corpus folder; returns what changed."""
+        settings = self.settings
+        corpus_dir = Path(corpus_dir or settings.corpus_dir)
+        store = IndexStore(index_dir or settings.index_dir)
+        say = on_message or log.info
+        started = time.perf_counter()
+        report = BuildReport()
+        with store.lock(timeout=wait):
+            files, report.skipped = discover(corpus_dir, settings)
+            by_source = {f.source: f for f in files}
+            hashes = {f.source: fingerprint(f) for f in files}
+
+            old: dict[str, tuple[int, str]] = {}
+            snapshot: Snapshot | None = None
+            if store.exists() and not rebuild:
+                reason = self._needs_rebuild(store)
+                if reason:
+                    say(f"{reason}: rebuilding the whole index")
+                    rebuild = True
+                else:
+                    try:
+                        snapshot = store.open()
+                    except IndexError_ as exc:
+                        say(f"the existing index cannot be used ({exc}): rebuilding the whole index")
+                        rebuild = True
+                if snapshot is not None:
+                    old = {
+                        src: (doc_id, sha)
+                        for doc_id, src, sha in snapshot.db.execute("SELECT id, source, sha256 FROM documents")
+                    }
+            report.rebuilt = rebuild or snapshot is None
+
+            todo = [f for f in files if old.get(f.source, (None, None))[1] != hashes[f.source]]
+            gone = [src for src in old if src not in by_source]
+            report.unchanged = len(files) - len(todo)
+            report.timings["scan"] = time.perf_counter() - started
+            if not todo and not gone and not report.rebuilt:
+                self._finish(report, snapshot.manifest if snapshot else None, started)
+                return report
+
+            writer = store.begin(fresh=snapshot is None)
+            try:
+                self._apply(writer, old, todo, gone, hashes, report, progress, say)
+                if not report.changed_anything and snapshot is not None:
+                    writer.abort()
+                    self._finish(report, snapshot.manifest, started)
+                    return report
+                manifest = self._manifest(writer, snapshot)
+                faiss_index = self._faiss(writer, snapshot, report)
+                report.timings["faiss"] = time.perf_counter() - started - sum(report.timings.values())
+                report.version = writer.commit(faiss_index, manifest)
+            except BaseException:
+                writer.abort()
+                raise
+            finally:
+                if snapshot is not None:
+                    snapshot.close()
+            self._finish(report, manifest, started)
+        return report
+
+    # -- steps -------------------------------------------------------------
+
+    def _needs_rebuild(self, store: IndexStore) -> str | None:
+        try:
+            manifest = store.read_manifest()
+        except Exception as exc:  # unreadable or foreign index: start over
+            return f"the existing index cannot be used ({exc})"
+        wanted = {k: getattr(self.settings, k) for k in INDEX_SHAPING}
+        have = manifest.get("settings", {})
+        diff = [k for k, v in wanted.items() if have.get(k) != v]
+        if diff:
+            return "settings changed (" + ", ".join(f"{k}: {have.get(k)!r} -> {wanted[k]!r}" for k in diff) + ")"
+        return None
+
+    def _apply(self, writer, old, todo, gone, hashes, report, progress, say) -> None:
+        # Load first: a changed file that no longer loads keeps its indexed version.
+        t0 = time.perf_counter()
+        docs: list[Document] = []
+        for file in todo:
+            loaded = load_file(file, hashes[file.source])
+            for note in loaded.notes:
+                report.notes.append(f"{file.source}: {note}")
+                say(f"note: {file.source}: {note}")
+            if loaded.skipped is not None:
+                report.skipped.append(loaded.skipped)
+                if file.source in old:
+                    report.kept_old.append(file.source)
+                continue
+            docs.append(loaded.document)
+            (report.changed if file.source in old else report.added).append(file.source)
+        for item in report.skipped:
+            say(f"skipped {item}")
+        for source in report.kept_old:
+            say(f"kept the previously indexed version of {source}")
+        report.timings["load"] = time.perf_counter() - t0
+
+        t0 = time.perf_counter()
+        for source in gone + report.changed:
+            writer.removed_chunk_ids |= _delete_document(writer.db, old[source][0])
+        report.removed = sorted(gone)
+        report.timings["remove"] = time.perf_counter() - t0
+
+        self._embed_documents(writer, docs, report, progress)
+
+    def _embed_documents(self, writer: VersionWriter, docs: list[Document], report: BuildReport, progress) -> None:
+        if not docs:
+            return
+        from tqdm.auto import tqdm
+
+        s = self.settings
+        t0 = time.perf_counter()
+        embedder = self.embedder
+        chunker = Chunker(
+            embedder.count_tokens,
+            embedder.token_spans,
+            max_tokens=min(s.chunk_tokens, embedder.max_tokens - 2),
+            overlap_sentences=s.overlap_sentences,
+        )
+        prefixes = self._title_prefixes(docs)
+        chunked = []
+        for doc, prefix in zip(docs, prefixes, strict=True):
+            budget = chunker.max_tokens - (embedder.count_tokens([prefix])[0] if prefix else 0)
+            chunked.append(chunker.chunk(doc.text, budget=budget))
+        report.timings["chunk"] = time.perf_counter() - t0
+
+        db = writer.db
+        total = sum(len(c.chunks) for c in chunked)
+        bar = tqdm(total=total, desc="Embedding", unit="chunk", disable=progress is False or None)
+        next_chunk_id = (db.execute("SELECT MAX(id) FROM chunks").fetchone()[0] or 0) + 1
+        next_doc_id = (db.execute("SELECT MAX(id) FROM documents").fetchone()[0] or 0) + 1
+        group: list[int] = []
+        group_chunks = 0
+        t_embed = 0.0
+        for i, c in enumerate(chunked):
+            group.append(i)
+            group_chunks += len(c.chunks)
+            if group_chunks >= EMBED_GROUP_CHUNKS or i == len(chunked) - 1:
+                t1 = time.perf_counter()
+                next_doc_id, next_chunk_id = self._embed_group(
+                    writer,
+                    [docs[j] for j in group],
+                    [chunked[j] for j in group],
+                    [prefixes[j] for j in group],
+                    next_doc_id,
+                    next_chunk_id,
+                    bar.update,
+                    report,
+                )
+                t_embed += time.perf_counter() - t1
+                group, group_chunks = [], 0
+        bar.close()
+        report.timings["embed+store"] = t_embed
+
+    def _title_prefixes(self, docs: list[Document]) -> list[str]:
+        if not self.settings.title_in_embedding:
+            return [""] * len(docs)
+        counts = self.embedder.count_tokens([d.title for d in docs])
+        return [d.title + "\n" if n <= TITLE_MAX_TOKENS else "" for d, n in zip(docs, counts, strict=True)]
+
+    def _embed_group(self, writer, docs, chunked, prefixes, doc_id, chunk_id, tick, report):
+        db = writer.db
+        inputs: list[EmbedInput] = []
+        owners: list[tuple[int, int]] = []  # (doc index in group, chunk index)
+        for d, (doc, c, prefix) in enumerate(zip(docs, chunked, prefixes, strict=True)):
+            for k, ch in enumerate(c.chunks):
+                base = ch.start - len(prefix)
+                spans = [
+                    (c.sentences[j].start - base, c.sentences[j].end - base)
+                    for j in range(ch.first_sentence, ch.last_sentence + 1)
+                ]
+                inputs.append(EmbedInput(prefix + doc.text[ch.start : ch.end], spans))
+                owners.append((d, k))
+        embedded = self.embedder.embed(inputs, progress=tick)
+        report.embedded_chunks += len(inputs)
+
+        sentence_vectors: list[dict[int, np.ndarray]] = [{} for _ in docs]
+        for row, (d, k) in enumerate(owners):
+            ch = chunked[d].chunks[k]
+            for j, vec in zip(range(ch.first_sentence, ch.last_sentence + 1), embedded.span_vectors[row], strict=True):
+                sentence_vectors[d].setdefault(j, vec)  # first chunk that holds a sentence wins
+
+        now = dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
+        new_vectors, new_ids = [], []
+        row = 0
+        for d, (doc, c) in enumerate(zip(docs, chunked, strict=True)):
+            db.execute(
+                "INSERT INTO documents (id, source, title, sha256, meta, text, added) VALUES (?,?,?,?,?,?,?)",
+                (doc_id, doc.source, doc.title, doc.sha256, json.dumps(doc.meta, ensure_ascii=False), doc.text, now),
+            )
+            db.executemany(
+                "INSERT INTO sentences (doc_id, idx, start, end, vector) VALUES (?,?,?,?,?)",
+                [
+                    (doc_id, j, s.start, s.end, sentence_vectors[d][j].astype(np.float16).tobytes())
+                    for j, s in enumerate(c.sentences)
+                ],
+            )
+            for ch in c.chunks:
+                db.execute(
+                    "INSERT INTO chunks (id, doc_id, start, end, first_sentence, last_sentence) VALUES (?,?,?,?,?,?)",
+                    (chunk_id, doc_id, ch.start, ch.end, ch.first_sentence, ch.last_sentence),
+                )
+                db.execute(
+                    "INSERT INTO chunks_fts (rowid, body) VALUES (?, ?)",
+                    (chunk_id, _fts_body(doc.title, doc.text[ch.start : ch.end])),
+                )
+                new_ids.append(chunk_id)
+                new_vectors.append(embedded.vectors[row])
+                chunk_id += 1
+                row += 1
+            doc_id += 1
+        writer.new_ids.append(np.asarray(new_ids, dtype=np.int64))
+        writer.new_vectors.append(np.asarray(new_vectors, dtype=np.float32).reshape(-1, embedded.vectors.shape[1]))
+        return doc_id, chunk_id
+
+    def _faiss(self, writer: VersionWriter, snapshot: Snapshot | None, report: BuildReport):
+        from .faiss_index import kept_vectors, make_index
+
+        ids, vectors = kept_vectors(snapshot, writer.removed_chunk_ids)
+        ids = np.concatenate([ids, *writer.new_ids])
+        vectors = np.concatenate([vectors.reshape(-1, self.dimension(snapshot)), *writer.new_vectors])
+        return make_index(vectors, ids, self.settings)
+
+    def dimension(self, snapshot: Snapshot | None) -> int:
+        return snapshot.faiss.d if snapshot is not None else self.embedder.dim
+
+    def _manifest(self, writer: VersionWriter, snapshot: Snapshot | None) -> dict:
+        db = writer.db
+        counts = {
+            "documents": db.execute("SELECT COUNT(*) FROM documents").fetchone()[0],
+            "chunks": db.execute("SELECT COUNT(*) FROM chunks").fetchone()[0],
+            "sentences": db.execute("SELECT COUNT(*) FROM sentences").fetchone()[0],
+        }
+        from .faiss_index import index_description
+
+        s = self.settings
+        return new_manifest(
+            model=s.model,
+            dimension=self.dimension(snapshot),
+            normalized=True,
+            metric="inner_product",
+            max_tokens=snapshot.manifest["max_tokens"] if snapshot else self.embedder.max_tokens,
+            settings={k: getattr(s, k) for k in INDEX_SHAPING},
+            index=index_description(counts["chunks"], s),
+            counts=counts,
+        )
+
+    def _finish(self, report: BuildReport, manifest: dict | None, started: float) -> None:
+        if manifest is not None:
+            report.documents = manifest["counts"]["documents"]
+            report.chunks = manifest["counts"]["chunks"]
+            report.sentences = manifest["counts"]["sentences"]
+        report.seconds = time.perf_counter() - started
+
+
+def _fts_body(title: str, text: str) -> str:
+    return f"{title}\n{text}"
+
+
+def _delete_document(db, doc_id: int) -> set[int]:
+    """Drop a document with its sentences, chunks and lexical rows; returns its chunk ids."""
+    title, text = db.execute("SELECT title, text FROM documents WHERE id = ?", (doc_id,)).fetchone()
+    rows = db.execute("SELECT id, start, end FROM chunks WHERE doc_id = ?", (doc_id,)).fetchall()
+    # A contentless FTS5 table forgets a row only when given the text it indexed.
+    db.executemany(
+        "INSERT INTO chunks_fts (chunks_fts, rowid, body) VALUES ('delete', ?, ?)",
+        [(cid, _fts_body(title, text[s:e])) for cid, s, e in rows],
+    )
+    db.execute("DELETE FROM chunks WHERE doc_id = ?", (doc_id,))
+    db.execute("DELETE FROM sentences WHERE doc_id = ?", (doc_id,))
+    db.execute("DELETE FROM documents WHERE id = ?", (doc_id,))
+    return {cid for cid, _, _ in rows}

@@ -1,0 +1,32 @@
+"""LangChain adapter: qa's hybrid retriever as a `langchain_core` `BaseRetriever`."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from langchain_core.callbacks import CallbackManagerForRetrieverRun
+from langchain_core.documents import Document
+from langchain_core.retrievers import BaseRetriever
+
+
+class QARetriever(BaseRetriever):
+    """Returns passages as `Document`s whose metadata carries source, title and offsets."""
+
+    qa: Any
+    k: int = 5
+
+    def _get_relevant_documents(self, query: str, *, run_manager: CallbackManagerForRetrieverRun) -> list[Document]:
+        return [
+            Document(
+                page_content=p.text,
+                metadata={
+                    "source": p.source,
+                    "title": p.title,
+                    "start": p.start,
+                    "end": p.end,
+                    "chunk_id": p.chunk_id,
+                    "score": p.score,
+                },
+            )
+            for p in self.qa.search(query, k=self.k)
+        ]

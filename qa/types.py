@@ -1,0 +1,107 @@
+"""The plain objects that flow between the pipeline stages."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+
+
+@dataclass(frozen=True)
+class Document:
+    """One article: its full text and where it came from.
+
+    Every offset in qa (sentences, chunks, citations) indexes into `text`.
+    """
+
+    source: str
+    """Path relative to the corpus root, with forward slashes."""
+    title: str
+    text: str
+    sha256: str
+    """Hash of the file's bytes plus its metadata sidecar: decides re-embedding."""
+    meta: dict = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Span:
+    """A stretch of a document's text: `doc.text[start:end]`."""
+
+    start: int
+    end: int
+
+    def text_of(self, text: str) -> str:
+        return text[self.start : self.end]
+
+
+@dataclass(frozen=True)
+class Chunk:
+    """Consecutive sentences embedded together; the unit of retrieval."""
+
+    start: int
+    end: int
+    first_sentence: int
+    last_sentence: int
+    """Indices (inclusive) into the document's sentence list."""
+
+
+@dataclass
+class Passage:
+    """A retrieved chunk with its scores."""
+
+    chunk_id: int
+    doc_id: int
+    source: str
+    title: str
+    start: int
+    end: int
+    text: str
+    score: float
+    dense_score: float | None = None
+    lexical_rank: int | None = None
+    dense_rank: int | None = None
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+@dataclass
+class Citation:
+    """A verbatim quote: `document.text[start:end] == quote`, checked before return."""
+
+    n: int
+    quote: str
+    source: str
+    title: str
+    start: int
+    end: int
+    score: float
+
+    def to_dict(self) -> dict:
+        return {
+            "n": self.n,
+            "quote": self.quote,
+            "source": self.source,
+            "title": self.title,
+            "start": self.start,
+            "end": self.end,
+            "score": round(self.score, 4),
+        }
+
+
+@dataclass
+class Answer:
+    question: str
+    answer: str
+    refused: bool
+    citations: list[Citation] = field(default_factory=list)
+    timings: dict[str, float] = field(default_factory=dict)
+    """Milliseconds per stage (embed, search, answer, total)."""
+    confidence: float = 0.0
+
+    def to_dict(self) -> dict:
+        return {
+            "question": self.question,
+            "answer": self.answer,
+            "refused": self.refused,
+            "citations": [c.to_dict() for c in self.citations],
+            "timings": {k: round(v, 2) for k, v in self.timings.items()},
+        }
