@@ -4,7 +4,9 @@ Each sentence of the retrieved passages is scored on three signals:
 - `cosine`: its late-chunked embedding against the question's;
 - `coverage`: the IDF-weighted share of the question's content words it contains
   (names and numbers matter more than common words);
-- `passage`: the dense similarity of the passage it sits in.
+- `passage`: the dense similarity of the passage it sits in;
+- `fits`: 1 when the sentence holds the kind of thing the question asks for
+  (a date for "when", a number for "how many"), else 0.
 A linear score ranks sentences; a logistic model over the best sentence's
 signals gives the probability that it answers at all, calibrated on SQuAD 2.0
 and our own question sets (docs/evaluation.md). Below the threshold, qa refuses.
@@ -25,8 +27,8 @@ from .types import Citation, Passage
 
 # Weights of the sentence score and of the answerability model. Fitted by
 # bench/calibrate.py; see docs/evaluation.md for the data and the trade-off.
-SCORE_WEIGHTS = {"cosine": 0.55, "coverage": 0.30, "passage": 0.15}
-ANSWERABLE_MODEL = {"bias": -6.0, "cosine": 6.0, "coverage": 4.0, "passage": 3.0}
+SCORE_WEIGHTS = {"cosine": 0.55, "coverage": 0.45, "passage": 0.0, "fits": 0.15}
+ANSWERABLE_MODEL = {"bias": -6.28, "cosine": 5.21, "coverage": 2.35, "passage": -0.71, "fits": 1.51}
 
 _DANGLING_START = re.compile(
     r"^(?:it|its|this|that|these|those|they|their|them|he|his|she|her|such|there|then|but|and|so|"
@@ -47,6 +49,7 @@ class ScoredSentence:
     cosine: float
     coverage: float
     passage: float
+    fits: float = 1.0
     score: float = 0.0
 
 
@@ -79,6 +82,7 @@ class Answerer:
     # -- scoring -----------------------------------------------------------
 
     def score_sentences(self, question: str, query_vector: np.ndarray, passages: list[Passage]) -> list[ScoredSentence]:
+        needs = answer_kind(question)
         q_words = content_words(question)
         q_stems = list(dict.fromkeys(stems(q_words)))
         idf = self._idf(q_stems)
@@ -108,6 +112,7 @@ class Answerer:
                     cosine=float(sent.vector @ query_vector),
                     coverage=coverage,
                     passage=pscore,
+                    fits=1.0 if needs is None or needs.search(sent.text) else 0.0,
                 )
         scored = list(seen.values())
         for s in scored:
@@ -174,15 +179,47 @@ class Answerer:
         return start, end
 
 
+def features(s: ScoredSentence) -> tuple[float, float, float, float]:
+    return (s.cosine, s.coverage, s.passage, s.fits)
+
+
+FEATURES = ("cosine", "coverage", "passage", "fits")
+
+
 def sentence_score(s: ScoredSentence) -> float:
-    w = SCORE_WEIGHTS
-    return w["cosine"] * s.cosine + w["coverage"] * s.coverage + w["passage"] * s.passage
+    return sum(SCORE_WEIGHTS[name] * value for name, value in zip(FEATURES, features(s), strict=True))
 
 
 def answerable_probability(s: ScoredSentence) -> float:
     m = ANSWERABLE_MODEL
-    z = m["bias"] + m["cosine"] * s.cosine + m["coverage"] * s.coverage + m["passage"] * s.passage
+    z = m["bias"] + sum(m[name] * value for name, value in zip(FEATURES, features(s), strict=True))
     return 1.0 / (1.0 + math.exp(-z))
+
+
+_NUMBER = r"\d|\b(?:one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|twenty|thirty|forty|fifty|hundred|thousand|million|billion|trillion|dozen|half|percent|several|many|few)\b"
+_MONTH = r"\b(?:jan(?:uary)?|feb(?:ruary)?|mar(?:ch)?|apr(?:il)?|may|june?|july?|aug(?:ust)?|sep(?:t(?:ember)?)?|oct(?:ober)?|nov(?:ember)?|dec(?:ember)?|monday|tuesday|wednesday|thursday|friday|saturday|sunday)\b"
+_TIME = re.compile(
+    rf"{_NUMBER}|{_MONTH}|\b(?:century|centuries|decade|year|years|ago|today|yesterday|tomorrow|week|month|since|until|before|after|during|era|age|period|war|spring|summer|autumn|fall|winter)\b",
+    re.I,
+)
+_QUANTITY = re.compile(_NUMBER, re.I)
+_ASKS_TIME = re.compile(
+    r"^\s*(?:when\b|(?:in |on |by |since )?(?:what|which) (?:year|years|date|day|month|century|decade|time|period)\b)",
+    re.I,
+)
+_ASKS_QUANTITY = re.compile(
+    r"\bhow (?:many|much|long|far|old|big|large|high|tall|often)\b|\b(?:what|which) (?:percentage|percent|proportion|number|amount|share)\b",
+    re.I,
+)
+
+
+def answer_kind(question: str) -> re.Pattern | None:
+    """What an answering sentence must contain, judged from the question's wording."""
+    if _ASKS_QUANTITY.search(question):
+        return _QUANTITY
+    if _ASKS_TIME.search(question):
+        return _TIME
+    return None
 
 
 def _near(a: ScoredSentence, b: ScoredSentence) -> bool:

@@ -57,7 +57,17 @@ def _parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--json", action="store_true", help="print the report as JSON")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
+    p.add_argument("--watch", action="store_true", help="keep running and update the index when articles change")
     p.set_defaults(func=cmd_index)
+
+    p = sub.add_parser("serve", help="index the corpus if needed and open the chat in the browser")
+    p.add_argument("--corpus", type=Path, default=d.corpus_dir, help="folder of articles (default: %(default)s)")
+    p.add_argument("--index", type=Path, default=d.index_dir, help="index folder (default: %(default)s)")
+    p.add_argument("--host", default="127.0.0.1", help="address to bind (default: %(default)s, this machine only)")
+    p.add_argument("--port", type=int, default=7860, help="port (default: %(default)s)")
+    p.add_argument("--share", action="store_true", help="also open a public Gradio share link (off by default)")
+    p.add_argument("--no-watch", action="store_true", help="don't watch the corpus folder for changes")
+    p.set_defaults(func=cmd_serve)
 
     p = sub.add_parser("ask", help="answer a question (or one per line from standard input)")
     p.add_argument("question", nargs="?", help="the question; omit to read questions from standard input")
@@ -91,19 +101,54 @@ def cmd_index(args) -> int:
         if not args.json:
             print(line, file=sys.stderr)
 
-    report = Indexer(settings).build(
-        rebuild=args.rebuild, wait=args.wait, progress=not (args.quiet or args.json), on_message=say
-    )
+    indexer = Indexer(settings)
+    report = indexer.build(rebuild=args.rebuild, wait=args.wait, progress=not (args.quiet or args.json), on_message=say)
+    _print_report(args, report)
+    if args.watch:
+        import threading
+
+        from .watch import watch_corpus
+
+        print(f"watching {args.corpus}/ for changes (Ctrl-C to stop)", file=sys.stderr)
+        watch_corpus(
+            args.corpus,
+            lambda: indexer.build(wait=300, progress=False, on_message=say),
+            threading.Event(),
+            on_report=lambda r: r.changed_anything and _print_report(args, r),
+        )
+    return EXIT_OK
+
+
+def _print_report(args, report) -> None:
     if args.json:
-        print(json.dumps(report.to_dict(), ensure_ascii=False))
-        return EXIT_OK
+        print(json.dumps(report.to_dict(), ensure_ascii=False), flush=True)
+        return
     if report.version is None:
         print(f"{args.index}/ is up to date: {report.documents} documents, {report.chunks} chunks ({report.summary()})")
     else:
         print(
             f"{report.summary()}; {report.embedded_chunks} chunks embedded in {report.seconds:.1f} s. "
-            f"{args.index}/ now holds {report.documents} documents, {report.chunks} chunks ({report.version})."
+            f"{args.index}/ now holds {report.documents} documents, {report.chunks} chunks ({report.version}).",
+            flush=True,
         )
+
+
+def cmd_serve(args) -> int:
+    from .engine import QA
+    from .indexing import Indexer
+
+    settings = Settings(corpus_dir=args.corpus, index_dir=args.index)
+    indexer = Indexer(settings)
+    report = indexer.build(wait=60, on_message=lambda line: print(line, file=sys.stderr))
+    args.json = False
+    _print_report(args, report)
+    qa = QA.load(args.index, embedder=indexer.embedder if indexer._embedder is not None else None)
+
+    from ui.app import create_app, launch
+
+    demo, _ = create_app(qa, args.corpus, watch=not args.no_watch)
+    print(f"qa: chat open at http://{args.host}:{args.port}  (Ctrl-C to stop)", flush=True)
+    launch(demo, host=args.host, port=args.port, share=args.share)
     return EXIT_OK
 
 
@@ -167,7 +212,7 @@ def cmd_info(args) -> int:
     }
     problems = store.verify_hashes() if args.check else []
     if args.check:
-        info["check"] = "ok" if not problems else problems
+        info["check"] = problems or "ok"
     if args.json:
         print(json.dumps(info, ensure_ascii=False))
     else:

@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import re
+import unicodedata
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -103,6 +105,64 @@ def fingerprint(file: CorpusFile) -> str:
         digest.update(b"\0sidecar\0")
         digest.update(file.sidecar.read_bytes())
     return digest.hexdigest()
+
+
+# --------------------------------------------------------------------------
+# Adding files (uploads)
+
+
+@dataclass(frozen=True)
+class Added:
+    source: str | None
+    """Where the file now lives, relative to the corpus root (None: not saved)."""
+    message: str
+
+
+_UNSAFE_NAME = re.compile(r"[^\w.\- ]+", re.UNICODE)
+
+
+def safe_file_name(name: str) -> str:
+    """A plain file name: no folders, no `..`, no control or shell characters."""
+    base = re.split(r"[\\/]", name)[-1]
+    base = unicodedata.normalize("NFC", base)
+    base = _UNSAFE_NAME.sub("_", base).strip(" .")
+    stem, dot, suffix = base.rpartition(".")
+    if not dot:
+        stem, suffix = base, ""
+    stem = stem[:120] or "article"
+    return f"{stem}.{suffix.lower()}" if suffix else stem
+
+
+def add_file(corpus_dir: Path, name: str, data: bytes, settings: Settings) -> Added:
+    """Save an uploaded article into the corpus folder, safely; never overwrites."""
+    corpus_dir = Path(corpus_dir)
+    clean = safe_file_name(name)
+    suffix = Path(clean).suffix.lower()
+    if suffix not in SUPPORTED_SUFFIXES:
+        kinds = ", ".join(SUPPORTED_SUFFIXES)
+        return Added(None, f"{name}: not added: only {kinds} files can be indexed")
+    if len(data) > settings.max_file_bytes:
+        return Added(None, f"{name}: not added: larger than the {settings.max_file_bytes / 1e6:.0f} MB limit")
+    if not data.strip():
+        return Added(None, f"{name}: not added: the file is empty")
+    digest = hashlib.sha256(data).hexdigest()
+    corpus_dir.mkdir(parents=True, exist_ok=True)
+    for path in _walk(corpus_dir):
+        same_size = path.suffix.lower() in SUPPORTED_SUFFIXES and path.stat().st_size == len(data)
+        if same_size and hashlib.sha256(path.read_bytes()).hexdigest() == digest:
+            existing = path.relative_to(corpus_dir).as_posix()
+            return Added(None, f"{name}: not added: the same article is already in the corpus as {existing}")
+    target = corpus_dir / clean
+    counter = 1
+    while target.exists():
+        target = corpus_dir / f"{Path(clean).stem}-{counter}{suffix}"
+        counter += 1
+    if not target.resolve().is_relative_to(corpus_dir.resolve()):  # defence in depth
+        return Added(None, f"{name}: not added: unsafe file name")
+    tmp = corpus_dir / f".upload-{digest[:12]}"
+    tmp.write_bytes(data)
+    os.replace(tmp, target)  # watchers never see a half-written article
+    return Added(target.relative_to(corpus_dir).as_posix(), f"{name}: saved as {target.name}")
 
 
 # --------------------------------------------------------------------------

@@ -129,6 +129,24 @@ class QA:
             "built_at": m["built_at"],
         }
 
+    def context(self, source: str, start: int, end: int, sentences: int = 2) -> tuple[str, str, str]:
+        """(before, quote, after): the quote with a few whole sentences either side."""
+        snap = self._snapshot
+        found = snap.document_by_source(source)
+        if found is None:
+            raise KeyError(source)
+        doc_id, _, text = found
+        rows = snap.db.execute(
+            "SELECT MIN(idx), MAX(idx) FROM sentences WHERE doc_id = ? AND start < ? AND end > ?", (doc_id, end, start)
+        ).fetchone()
+        first, last = rows if rows[0] is not None else (0, 0)
+        span = snap.db.execute(
+            "SELECT MIN(start), MAX(end) FROM sentences WHERE doc_id = ? AND idx BETWEEN ? AND ?",
+            (doc_id, max(0, first - sentences), last + sentences),
+        ).fetchone()
+        lo, hi = min(span[0], start), max(span[1], end)
+        return text[lo:start], text[start:end], text[end:hi]
+
     def as_retriever(self, k: int | None = None):
         """This QA's hybrid search as a LangChain `BaseRetriever`."""
         from .langchain import QARetriever

@@ -1,0 +1,32 @@
+# The two commands of qa. Both set everything up first and are quick when it's done.
+#   make run    set up, index corpus/, open the chat on http://127.0.0.1:7860
+#   make test   set up (incl. headless Chromium), run the whole test suite
+.PHONY: run test setup index lint format eval bench clean
+
+VENV := .venv
+QA := $(VENV)/bin/qa
+
+setup:
+	@bash scripts/setup.sh
+
+run: setup
+	@$(QA) index
+	@$(QA) ask "Why is Russia deploying missile defense systems on the Kuril Islands?"
+
+test:
+	@bash scripts/setup.sh --browser
+	@$(VENV)/bin/python -m pytest $(PYTEST_ARGS)
+
+index: setup
+	@$(QA) index
+
+lint: setup
+	@$(VENV)/bin/ruff check qa ui tests bench
+	@$(VENV)/bin/ruff format --check qa ui tests bench
+
+format: setup
+	@$(VENV)/bin/ruff format qa ui tests bench
+	@$(VENV)/bin/ruff check --fix qa ui tests bench
+
+clean:
+	rm -rf index/v* index/CURRENT index/.tmp-* .pytest_cache tests/artifacts

@@ -1,0 +1,159 @@
+"""Measure retrieval, answer-sentence selection and refusal on labelled questions.
+
+Question sets come in two shapes: SQuAD 2.0 JSON (paragraphs become documents)
+and qa's own JSON (`{"questions": [{"question", "answerable", "source",
+"evidence"}]}` over a corpus folder). Both become `LabelledQuestion`s.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+
+@dataclass
+class LabelledQuestion:
+    question: str
+    answerable: bool
+    source: str | None = None
+    """Document that answers it (path relative to the corpus root)."""
+    answers: list[str] = field(default_factory=list)
+    """Gold answer strings (SQuAD) or the evidence sentence (own sets)."""
+    qid: str = ""
+
+
+def squad_to_corpus(squad_json: Path, corpus_dir: Path, limit_paragraphs: int | None = None) -> list[LabelledQuestion]:
+    """Write each SQuAD paragraph as an article (title in a sidecar) and return its questions."""
+    data = json.loads(Path(squad_json).read_text(encoding="utf-8"))["data"]
+    corpus_dir.mkdir(parents=True, exist_ok=True)
+    questions = []
+    count = 0
+    for a, article in enumerate(data):
+        title = article["title"].replace("_", " ")
+        for p, paragraph in enumerate(article["paragraphs"]):
+            if limit_paragraphs is not None and count >= limit_paragraphs:
+                return questions
+            count += 1
+            source = f"{a:02d}-{p:03d}.txt"
+            path = corpus_dir / source
+            if not path.exists():
+                path.write_text(paragraph["context"], encoding="utf-8")
+                (corpus_dir / f"{a:02d}-{p:03d}.meta.json").write_text(json.dumps({"title": title}), encoding="utf-8")
+            for qa in paragraph["qas"]:
+                impossible = qa.get("is_impossible", False)
+                questions.append(
+                    LabelledQuestion(
+                        question=qa["question"],
+                        answerable=not impossible,
+                        source=source,
+                        answers=[] if impossible else sorted({x["text"] for x in qa["answers"]}),
+                        qid=qa["id"],
+                    )
+                )
+    return questions
+
+
+def own_questions(path: Path) -> list[LabelledQuestion]:
+    data = json.loads(Path(path).read_text(encoding="utf-8"))
+    out = []
+    for q in data["questions"]:
+        out.append(
+            LabelledQuestion(
+                question=q["question"],
+                answerable=q["answerable"],
+                source=q.get("source"),
+                answers=[q["evidence"]] if q.get("evidence") else [],
+                qid=q.get("id", ""),
+            )
+        )
+    return out
+
+
+@dataclass
+class Outcome:
+    q: LabelledQuestion
+    retrieved_sources: list[str]
+    refused: bool
+    quotes: list[tuple[str, int, int, str]]  # source, start, end, quote
+    confidence: float
+    ms: float
+
+    def answer_found(self, within: int = 3) -> bool:
+        """A cited quote (of the first `within`) contains a gold answer or overlaps the evidence."""
+        for source, _, _, quote in self.quotes[:within]:
+            if source != self.q.source:
+                continue
+            for gold in self.q.answers:
+                if gold in quote or (len(gold) > 60 and (quote in gold or _overlap(quote, gold) > 0.5)):
+                    return True
+        return False
+
+
+def _overlap(a: str, b: str) -> float:
+    wa, wb = set(a.lower().split()), set(b.lower().split())
+    return len(wa & wb) / max(1, len(wb))
+
+
+def run(qa, questions: list[LabelledQuestion], source_prefix: str = "", progress: bool = True) -> list[Outcome]:
+    from tqdm.auto import tqdm
+
+    outcomes = []
+    for q in tqdm(questions, desc="Questions", unit="q", disable=not progress):
+        t0 = time.perf_counter()
+        passages = qa.search(q.question, k=5)
+        answer = qa.ask(q.question)
+        ms = (time.perf_counter() - t0) * 1000
+        strip = len(source_prefix)
+        outcomes.append(
+            Outcome(
+                q=q,
+                retrieved_sources=[
+                    p.source[strip:] if p.source.startswith(source_prefix) else p.source for p in passages
+                ],
+                refused=answer.refused,
+                quotes=[
+                    (c.source[strip:] if c.source.startswith(source_prefix) else c.source, c.start, c.end, c.quote)
+                    for c in answer.citations
+                ],
+                confidence=answer.confidence,
+                ms=ms,
+            )
+        )
+    return outcomes
+
+
+def metrics(outcomes: list[Outcome]) -> dict:
+    answerable = [o for o in outcomes if o.q.answerable]
+    impossible = [o for o in outcomes if not o.q.answerable]
+
+    def hit(o, n):
+        return o.q.source in o.retrieved_sources[:n]
+
+    m: dict = {"questions": len(outcomes), "answerable": len(answerable), "unanswerable": len(impossible)}
+    if answerable:
+        n = len(answerable)
+        m["retrieval_hit@1"] = sum(hit(o, 1) for o in answerable) / n
+        m["retrieval_hit@3"] = sum(hit(o, 3) for o in answerable) / n
+        m["retrieval_hit@5"] = sum(hit(o, 5) for o in answerable) / n
+        m["answer_top1"] = sum(o.answer_found(1) for o in answerable) / n
+        m["answer_top3"] = sum(o.answer_found(3) for o in answerable) / n
+        m["false_refusal_rate"] = sum(o.refused for o in answerable) / n
+    refused = [o for o in outcomes if o.refused]
+    if impossible:
+        m["refusal_recall"] = sum(o.refused for o in impossible) / len(impossible)
+    if refused:
+        m["refusal_precision"] = sum(not o.q.answerable for o in refused) / len(refused)
+    m["latency_ms_p50"] = _percentile([o.ms for o in outcomes], 50)
+    m["latency_ms_p95"] = _percentile([o.ms for o in outcomes], 95)
+    return m
+
+
+def _percentile(values: list[float], pct: float) -> float:
+    if not values:
+        return 0.0
+    values = sorted(values)
+    k = (len(values) - 1) * pct / 100
+    lo, hi = int(k), min(int(k) + 1, len(values) - 1)
+    return values[lo] + (values[hi] - values[lo]) * (k - lo)

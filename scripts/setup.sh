@@ -1,0 +1,39 @@
+#!/usr/bin/env bash
+# Set up everything qa needs on a fresh machine; quick no-op when already done.
+#   scripts/setup.sh            Python environment in .venv/ (torch CPU wheel first, then qa)
+#   scripts/setup.sh --browser  also Debian's chromium, for the browser tests
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+export HF_HUB_OFFLINE=1 TRANSFORMERS_OFFLINE=1 PIP_DISABLE_PIP_VERSION_CHECK=1
+VENV=.venv
+STAMP="$VENV/.qa-setup"
+TORCH_VERSION=2.13.0
+want=$(cat pyproject.toml scripts/setup.sh | sha256sum | cut -c1-16)
+
+if [ ! -f "$STAMP" ] || [ "$(cat "$STAMP")" != "$want" ] || [ ! -x "$VENV/bin/qa" ]; then
+    PYTHON=${PYTHON:-$(command -v python3.11 || command -v python3)}
+    if [ ! -x "$VENV/bin/python" ]; then
+        echo "setup: creating $VENV with $($PYTHON --version)"
+        "$PYTHON" -m venv "$VENV"
+    fi
+    # torch first, pinned: the CPU wheel on local disk. Anything that pulls torch
+    # in as a dependency would otherwise fetch a multi-GB CUDA build.
+    if ! "$VENV/bin/python" -c "import torch, sys; sys.exit(torch.__version__.split('+')[0] != '$TORCH_VERSION')" 2>/dev/null; then
+        echo "setup: installing torch==$TORCH_VERSION (CPU)"
+        "$VENV/bin/pip" install --quiet "torch==$TORCH_VERSION"
+    fi
+    echo "setup: installing qa and its dependencies"
+    "$VENV/bin/pip" install --quiet -e ".[dev]" 2>&1 | grep -v "^WARNING: Location" || true
+    "$VENV/bin/python" -c "import qa, faiss, sentence_transformers, gradio, langchain_core" \
+        || { echo "setup: the Python environment is incomplete" >&2; exit 1; }
+    echo "$want" > "$STAMP"
+fi
+
+if [ "${1:-}" = "--browser" ] && ! command -v chromium >/dev/null 2>&1; then
+    echo "setup: installing Debian's chromium for the browser tests"
+    SUDO=""; [ "$(id -u)" -ne 0 ] && SUDO="sudo"
+    $SUDO apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq chromium >/dev/null
+fi
+exit 0

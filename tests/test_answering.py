@@ -1,0 +1,89 @@
+"""Answer quality and the verbatim rule, on hand-written questions a reader would ask."""
+
+from __future__ import annotations
+
+from conftest import DATA, SEED, SEED_SOURCE, load_questions
+
+
+def _source_text(source: str) -> str:
+    """The article as read straight from disk, independent of the index."""
+    path = SEED if source == SEED_SOURCE else DATA / "bbc" / source.removeprefix("bbc/")
+    raw = path.read_bytes()
+    try:
+        return raw.decode("utf-8").replace("\r\n", "\n")
+    except UnicodeDecodeError:
+        return raw.decode("latin-1").replace("\r\n", "\n")
+
+
+def _hit(answer, source: str, evidence: str) -> bool:
+    """The evidence sentence overlaps one of the first three citations."""
+    text = _source_text(source)
+    start = text.find(evidence)
+    assert start >= 0, f"evidence not in {source}: {evidence[:60]}"
+    end = start + len(evidence)
+    return any(c.source == source and c.start < end and start < c.end for c in answer.citations[:3])
+
+
+def _check_verbatim(answer) -> None:
+    for c in answer.citations:
+        text = _source_text(c.source)
+        assert text[c.start : c.end] == c.quote, (answer.question, c)
+        assert 0 < len(c.quote) <= 400
+
+
+def _run(qa, questions, corpus_prefix=""):
+    hits = answerable = refused = unanswerable = 0
+    misses = []
+    for q in questions:
+        answer = qa.ask(q["question"])
+        _check_verbatim(answer)
+        if answer.refused:
+            assert answer.citations == [] and "don't say" in answer.answer
+        if q["answerable"]:
+            answerable += 1
+            source = corpus_prefix + q["source"] if q["source"] != SEED_SOURCE else q["source"]
+            if not answer.refused and _hit(answer, source, q["evidence"]):
+                hits += 1
+            else:
+                misses.append(("missed", q["question"]))
+        else:
+            unanswerable += 1
+            if answer.refused:
+                refused += 1
+            else:
+                misses.append(("answered", q["question"], answer.citations[0].quote[:80]))
+    return hits / answerable, refused / unanswerable, misses
+
+
+def test_seed_questions_quote_the_right_sentence_or_refuse(seed_qa):
+    questions = load_questions("seed")
+    assert len(questions) >= 20
+    hit_rate, refusal_rate, misses = _run(seed_qa, questions)
+    print(f"seed: hit@3 {hit_rate:.2f}, refusal {refusal_rate:.2f}", misses)
+    assert hit_rate >= 0.75, misses
+    assert refusal_rate >= 0.6, misses
+
+
+def test_news_questions_quote_the_right_sentence_or_refuse(news_qa):
+    questions = load_questions("bbc")
+    hit_rate, refusal_rate, misses = _run(news_qa, questions, corpus_prefix="bbc/")
+    print(f"bbc: hit@3 {hit_rate:.2f}, refusal {refusal_rate:.2f}", misses)
+    assert hit_rate >= 0.7, misses
+    assert refusal_rate >= 0.5, misses
+
+
+def test_answer_shape(seed_qa):
+    answer = seed_qa.ask("What did Russia announce on Mar. 25?")
+    assert not answer.refused
+    c = answer.citations[0]
+    assert c.n == 1 and c.source == SEED_SOURCE and c.title.startswith("Japan, Russia")
+    assert "[1]" in answer.answer and c.quote in answer.answer
+    assert set(answer.to_dict()) == {"question", "answer", "refused", "citations", "timings"}
+    assert set(answer.to_dict()["citations"][0]) == {"n", "quote", "source", "title", "start", "end", "score"}
+    assert answer.timings["total_ms"] > 0
+
+
+def test_off_topic_is_refused(seed_qa):
+    for question in ("What is the recipe for a good lasagne?", "Who won the 2018 football World Cup?"):
+        answer = seed_qa.ask(question)
+        assert answer.refused and answer.citations == []

@@ -1,0 +1,159 @@
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+from conftest import DATA, SEED
+
+from qa.config import Settings
+from qa.corpus import discover, fingerprint, load_file
+
+
+def _load_one(folder: Path, name: str, settings: Settings | None = None):
+    files, skipped = discover(folder, settings or Settings())
+    match = [f for f in files if f.source == name]
+    if not match:
+        return None, skipped
+    return load_file(match[0]), skipped
+
+
+def test_seed_title_comes_from_sidecar(tmp_path):
+    (tmp_path / SEED.name).write_bytes(SEED.read_bytes())
+    (tmp_path / (SEED.stem + ".meta.json")).write_text('{"title": "Japan and Russia", "publisher": "Russia Direct"}')
+    loaded, _ = _load_one(tmp_path, SEED.name)
+    doc = loaded.document
+    assert doc.title == "Japan and Russia"
+    assert doc.meta["publisher"] == "Russia Direct"
+    assert doc.text == SEED.read_text(encoding="utf-8")
+
+
+def test_sidecar_change_changes_fingerprint(tmp_path):
+    (tmp_path / "a.txt").write_text("Some article text. Another sentence.")
+    files, _ = discover(tmp_path, Settings())
+    before = fingerprint(files[0])
+    (tmp_path / "a.meta.json").write_text('{"title": "New title"}')
+    files, _ = discover(tmp_path, Settings())
+    assert files[0].sidecar is not None
+    assert fingerprint(files[0]) != before
+
+
+def test_bbc_headline_is_the_title():
+    loaded, _ = _load_one(DATA / "bbc", "business/001.txt")
+    if loaded is None:
+        pytest.skip("business/001.txt not among the fixtures")
+    first_line = (DATA / "bbc" / "business" / "001.txt").read_text(encoding="utf-8").splitlines()[0]
+    assert loaded.document.title == first_line.strip()
+
+
+def test_latin1_file_is_decoded_and_noted():
+    loaded, _ = _load_one(DATA / "bbc", "sport/199.txt")
+    raw = (DATA / "bbc" / "sport" / "199.txt").read_bytes()
+    with pytest.raises(UnicodeDecodeError):
+        raw.decode("utf-8")
+    assert loaded.document is not None
+    assert loaded.document.text == raw.decode("latin-1")
+    assert "£" in loaded.document.text
+    assert any("not UTF-8" in note and "8859-1" in note for note in loaded.notes)
+
+
+@pytest.mark.parametrize(
+    ("content", "reason"),
+    [
+        (b"", "empty"),
+        (b"   \n\n\t  \n", "empty"),
+        (bytes(range(256)) * 40, "binary"),
+        (b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR" + bytes(500), "binary"),
+    ],
+)
+def test_bad_files_are_skipped_with_a_reason(tmp_path, content, reason):
+    (tmp_path / "bad.txt").write_bytes(content)
+    loaded, _ = _load_one(tmp_path, "bad.txt")
+    assert loaded.document is None
+    assert loaded.skipped.source == "bad.txt"
+    assert reason in loaded.skipped.reason
+
+
+def test_oversized_file_is_refused_up_front(tmp_path):
+    (tmp_path / "big.txt").write_text("word " * 1000)
+    files, skipped = discover(tmp_path, Settings(max_file_bytes=1000))
+    assert files == []
+    assert skipped[0].source == "big.txt" and "limit" in skipped[0].reason
+
+
+def test_symlink_out_of_corpus_is_skipped(tmp_path):
+    outside = tmp_path / "outside.txt"
+    outside.write_text("Secret text outside the corpus. It must not be indexed.")
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    os.symlink(outside, corpus / "link.txt")
+    files, skipped = discover(corpus, Settings())
+    assert files == []
+    assert skipped[0].source == "link.txt" and "outside" in skipped[0].reason
+
+
+def test_hidden_and_unsupported_files_are_ignored(tmp_path):
+    (tmp_path / ".draft.txt").write_text("Hidden draft.")
+    (tmp_path / "photo.jpg").write_bytes(b"\xff\xd8\xff")
+    (tmp_path / "notes.md").write_text("# Notes\n\nReal text here.")
+    files, skipped = discover(tmp_path, Settings())
+    assert [f.source for f in files] == ["notes.md"]
+    assert skipped == []
+
+
+def test_html_drops_scripts_and_styles(tmp_path):
+    (tmp_path / "page.html").write_text(
+        "<html><head><title>Harbour news</title><style>p{color:red}</style></head><body>"
+        "<script>alert('x')</script><h1>Harbour reopens</h1><p>The harbour <b>reopened</b> on Monday.</p>"
+        "<p>Ships returned at dawn.</p><!-- a comment --></body></html>",
+        encoding="utf-8",
+    )
+    doc = _load_one(tmp_path, "page.html")[0].document
+    assert doc.title == "Harbour news"
+    assert "alert" not in doc.text and "color" not in doc.text and "comment" not in doc.text
+    assert "The harbour reopened on Monday." in doc.text
+    assert "Ships returned at dawn." in doc.text
+
+
+def test_markdown_front_matter_title(tmp_path):
+    (tmp_path / "post.md").write_text(
+        "---\ntitle: Tide tables\nauthor: A. B.\n---\n# Heading\n\nHigh tide is at noon.\n"
+    )
+    doc = _load_one(tmp_path, "post.md")[0].document
+    assert doc.title == "Tide tables"
+    assert doc.text.startswith("# Heading")
+
+
+def test_markdown_heading_title(tmp_path):
+    (tmp_path / "post.md").write_text("# The tide report\n\nHigh tide is at noon.\n")
+    assert _load_one(tmp_path, "post.md")[0].document.title == "The tide report"
+
+
+def test_pdf_text_layer(tmp_path):
+    fpdf = pytest.importorskip("fpdf")
+    pdf = fpdf.FPDF()
+    pdf.set_title("Lighthouse report")
+    pdf.add_page()
+    pdf.set_font("Helvetica", size=12)
+    pdf.multi_cell(0, 8, "The lighthouse keeper retired in 1998. The light was automated the same year.")
+    pdf.output(str(tmp_path / "report.pdf"))
+    doc = _load_one(tmp_path, "report.pdf")[0].document
+    assert doc.title == "Lighthouse report"
+    assert "The lighthouse keeper retired in 1998." in doc.text
+
+
+def test_broken_pdf_is_skipped(tmp_path):
+    (tmp_path / "broken.pdf").write_bytes(b"%PDF-1.4\n this is not really a pdf")
+    loaded, _ = _load_one(tmp_path, "broken.pdf")
+    assert loaded.document is None and "PDF" in loaded.skipped.reason
+
+
+def test_file_name_title_fallback(tmp_path):
+    (tmp_path / "harbour_master-interview.txt").write_text("We spoke to the harbour master about the storm.")
+    assert _load_one(tmp_path, "harbour_master-interview.txt")[0].document.title == "harbour master interview"
+
+
+def test_crlf_is_normalised(tmp_path):
+    (tmp_path / "win.txt").write_bytes(b"Title line\r\n\r\nBody sentence one. Body two.\r\n")
+    doc = _load_one(tmp_path, "win.txt")[0].document
+    assert "\r" not in doc.text and doc.title == "Title line"

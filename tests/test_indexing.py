@@ -1,0 +1,162 @@
+from __future__ import annotations
+
+import shutil
+import threading
+
+import pytest
+from conftest import DATA, copy_seed
+
+from qa import QA
+from qa.indexing import Indexer
+from qa.store import IndexLocked, IndexStore
+
+NEW_ARTICLE = """Lighthouse on Skerry Rock to be automated
+
+The lighthouse on Skerry Rock will be fully automated by March, the harbour board said on Tuesday. Its last keeper, Morag Innes, has tended the light for 31 years. The board said the automation would cost 2.4 million pounds.
+"""
+
+
+@pytest.fixture()
+def workspace(tmp_path):
+    corpus = tmp_path / "corpus"
+    copy_seed(corpus)
+    for name in ("business", "tech"):
+        shutil.copytree(DATA / "bbc" / name, corpus / name)
+    return corpus, tmp_path / "index"
+
+
+def test_incremental_add_change_delete(workspace, settings, embedder):
+    corpus, index = workspace
+    indexer = Indexer(settings, embedder)
+    first = indexer.build(corpus, index, progress=False)
+    assert first.rebuilt and first.added and not first.skipped
+    total_docs = first.documents
+
+    # Nothing changed: no new version, nothing embedded.
+    again = indexer.build(corpus, index, progress=False)
+    assert again.version is None and again.embedded_chunks == 0 and again.unchanged == total_docs
+
+    # Add one article: only its chunks are embedded.
+    (corpus / "lighthouse.txt").write_text(NEW_ARTICLE, encoding="utf-8")
+    added = indexer.build(corpus, index, progress=False)
+    assert added.added == ["lighthouse.txt"] and added.changed == [] and added.removed == []
+    qa = QA.load(index, embedder=embedder)
+    new_chunks = [d for d in qa.snapshot.documents() if d.source == "lighthouse.txt"][0].chunks
+    assert added.embedded_chunks == new_chunks
+    answer = qa.ask("How long has Morag Innes kept the Skerry Rock light?")
+    assert not answer.refused
+    assert answer.citations[0].source == "lighthouse.txt" and "31 years" in answer.citations[0].quote
+
+    # Change it: re-embedded alone, old text gone.
+    (corpus / "lighthouse.txt").write_text(NEW_ARTICLE.replace("31 years", "forty-two years"), encoding="utf-8")
+    changed = indexer.build(corpus, index, progress=False)
+    assert (
+        changed.changed == ["lighthouse.txt"]
+        and changed.added == []
+        and changed.summary().startswith("+0 added, 1 changed")
+    )
+    qa.reload()
+    answer = qa.ask("How long has Morag Innes kept the Skerry Rock light?")
+    assert "forty-two years" in answer.citations[0].quote
+
+    # Delete it: it never appears again, in search or answers.
+    (corpus / "lighthouse.txt").unlink()
+    removed = indexer.build(corpus, index, progress=False)
+    assert removed.removed == ["lighthouse.txt"] and removed.embedded_chunks == 0
+    qa.reload()
+    assert all(p.source != "lighthouse.txt" for p in qa.search("Skerry Rock lighthouse keeper Morag Innes", k=20))
+    answer = qa.ask("How long has Morag Innes kept the Skerry Rock light?")
+    assert all(c.source != "lighthouse.txt" for c in answer.citations)
+    assert qa.info()["documents"] == total_docs
+
+    # FAISS ids and metadata rows agree one to one.
+    snap = qa.snapshot
+    import faiss
+    import numpy as np
+
+    ids = set(faiss.vector_to_array(snap.faiss.id_map).astype(np.int64).tolist())
+    rows = {r[0] for r in snap.db.execute("SELECT id FROM chunks")}
+    assert ids == rows
+
+
+def test_bad_files_are_skipped_and_the_rest_indexed(tmp_path, settings, embedder):
+    corpus = tmp_path / "corpus"
+    copy_seed(corpus)
+    (corpus / "empty.txt").write_bytes(b"")
+    (corpus / "binary.txt").write_bytes(bytes(range(256)) * 20)
+    messages = []
+    report = Indexer(settings, embedder).build(corpus, tmp_path / "index", progress=False, on_message=messages.append)
+    assert sorted(s.source for s in report.skipped) == ["binary.txt", "empty.txt"]
+    assert report.documents == 1
+    assert any("empty.txt" in m and "empty" in m for m in messages)
+    assert any("binary.txt" in m and "binary" in m for m in messages)
+
+
+def test_changed_file_that_breaks_keeps_its_old_version(tmp_path, settings, embedder):
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    (corpus / "note.txt").write_text(NEW_ARTICLE)
+    indexer = Indexer(settings, embedder)
+    indexer.build(corpus, tmp_path / "index", progress=False)
+    (corpus / "note.txt").write_bytes(b"\x00\x01\x02" * 100)
+    report = indexer.build(corpus, tmp_path / "index", progress=False)
+    assert report.kept_old == ["note.txt"]
+    qa = QA.load(tmp_path / "index", embedder=embedder)
+    assert not qa.ask("Who is the last keeper of the Skerry Rock lighthouse?").refused
+
+
+def test_failed_build_leaves_previous_index_usable(tmp_path, settings, embedder, monkeypatch):
+    corpus = tmp_path / "corpus"
+    copy_seed(corpus)
+    index = tmp_path / "index"
+    indexer = Indexer(settings, embedder)
+    indexer.build(corpus, index, progress=False)
+    before = IndexStore(index).current_version()
+
+    (corpus / "lighthouse.txt").write_text(NEW_ARTICLE)
+
+    def explode(*args, **kwargs):
+        raise RuntimeError("simulated crash while embedding")
+
+    monkeypatch.setattr(embedder, "embed", explode)
+    with pytest.raises(RuntimeError, match="simulated"):
+        indexer.build(corpus, index, progress=False)
+    monkeypatch.undo()
+
+    assert IndexStore(index).current_version() == before
+    assert not list(index.glob(".tmp-*"))
+    qa = QA.load(index, embedder=embedder)
+    assert not qa.ask("Where does Russia plan to deploy military drones?").refused
+    assert indexer.build(corpus, index, progress=False).added == ["lighthouse.txt"]
+
+
+def test_second_writer_is_refused_with_a_clear_message(tmp_path, settings, embedder):
+    corpus = tmp_path / "corpus"
+    copy_seed(corpus)
+    store = IndexStore(tmp_path / "index")
+    held = threading.Event()
+    release = threading.Event()
+
+    def hold():
+        with store.lock():
+            held.set()
+            release.wait(10)
+
+    thread = threading.Thread(target=hold)
+    thread.start()
+    held.wait(5)
+    try:
+        with pytest.raises(IndexLocked, match="another `qa index`"):
+            Indexer(settings, embedder).build(corpus, tmp_path / "index", progress=False)
+    finally:
+        release.set()
+        thread.join()
+
+
+def test_latin1_article_is_indexed_with_correct_text(news_index, news_qa):
+    _, report = news_index
+    assert "bbc/sport/199.txt" in report.added
+    assert any("bbc/sport/199.txt" in n and "not UTF-8" in n for n in report.notes)
+    found = news_qa.snapshot.document_by_source("bbc/sport/199.txt")
+    raw = (DATA / "bbc" / "sport" / "199.txt").read_bytes()
+    assert found[2] == raw.decode("latin-1")

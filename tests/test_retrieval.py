@@ -1,0 +1,44 @@
+from __future__ import annotations
+
+from conftest import SEED
+
+
+def test_search_returns_ranked_passages_with_offsets(seed_qa):
+    text = SEED.read_text(encoding="utf-8")
+    passages = seed_qa.search("plans to deploy military drones on the disputed islands", k=3)
+    assert len(passages) == 3
+    assert passages[0].score >= passages[1].score >= passages[2].score
+    for p in passages:
+        assert text[p.start : p.end] == p.text
+    assert "military drones" in passages[0].text
+
+
+def test_lexical_search_finds_rare_names(seed_qa):
+    hits = seed_qa.snapshot.search_lexical(["okinawa"], 5)
+    assert hits
+    rows = seed_qa.snapshot.chunks([hits[0][0]])
+    assert "Okinawa" in rows[hits[0][0]].text
+
+
+def test_langchain_retriever(seed_qa):
+    from langchain_core.documents import Document
+    from langchain_core.retrievers import BaseRetriever
+
+    retriever = seed_qa.as_retriever(k=2)
+    assert isinstance(retriever, BaseRetriever)
+    docs = retriever.invoke("What is Moscow's pivot to the East?")
+    assert len(docs) == 2 and all(isinstance(d, Document) for d in docs)
+    text = SEED.read_text(encoding="utf-8")
+    for d in docs:
+        assert d.metadata["source"] == SEED.name and d.metadata["title"]
+        assert text[d.metadata["start"] : d.metadata["end"]] == d.page_content
+
+
+def test_mmr_keeps_k_and_the_best(seed_qa):
+    from qa.retrieval import Retriever
+
+    settings = seed_qa.settings.replace(mmr=True)
+    vector = seed_qa.embedder.embed_queries(["Japan-U.S. alliance"])[0]
+    plain = Retriever(seed_qa.snapshot, None, seed_qa.settings).search("Japan-U.S. alliance", 4, vector).passages
+    diverse = Retriever(seed_qa.snapshot, None, settings).search("Japan-U.S. alliance", 4, vector).passages
+    assert len(diverse) == 4 and diverse[0].chunk_id == plain[0].chunk_id

@@ -1,0 +1,1 @@
+"""The Gradio chat UI of qa: a thin shell over `qa.QA`."""

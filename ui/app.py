@@ -1,0 +1,282 @@
+"""Gradio chat over `qa.QA`: streamed answers with quoted citations, sources in context,
+articles added from the browser or dropped into the corpus folder.
+
+No retrieval or answering logic lives here; every string that comes from an article
+or a user is escaped before it reaches the page.
+"""
+
+from __future__ import annotations
+
+import html
+import logging
+import os
+import re
+import threading
+import time
+from collections import deque
+from pathlib import Path
+
+os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
+
+import gradio as gr
+
+from qa.config import SUPPORTED_SUFFIXES, Settings
+from qa.corpus import add_file
+from qa.engine import QA, InvalidQuestion
+from qa.indexing import BuildReport
+
+log = logging.getLogger("qa.ui")
+
+EXAMPLES = [
+    "What did Russia announce on Mar. 25?",
+    "Why might Japan want closer ties with Russia?",
+    "What is the only true stumbling block between Japan and Russia?",
+    "What is one of Moscow's biggest foreign policy goals?",
+]
+
+CSS = """
+.qa-header h1 { margin-bottom: 0; }
+.qa-header p { margin-top: 4px; color: var(--body-text-color-subdued); }
+.qa-status { font-size: 0.9em; color: var(--body-text-color-subdued); }
+.qa-source { border: 1px solid var(--border-color-primary); border-radius: 8px; padding: 10px 12px; margin-bottom: 10px; }
+.qa-source-head { font-weight: 600; }
+.qa-source-meta { font-size: 0.85em; color: var(--body-text-color-subdued); margin: 2px 0 6px; }
+.qa-context { line-height: 1.5; margin: 0; white-space: pre-wrap; }
+.qa-context mark { background: #fde68a; color: #111; padding: 1px 2px; border-radius: 3px; }
+.qa-empty { color: var(--body-text-color-subdued); font-style: italic; }
+.qa-refused { color: var(--body-text-color-subdued); }
+"""
+
+_MARKDOWN_SPECIAL = re.compile(r"([\\`*_{}\[\]()#+\-.!|>~<])")
+
+
+def as_text(value: str) -> str:
+    """Show `value` literally inside Markdown: no HTML, no formatting, no links."""
+    return _MARKDOWN_SPECIAL.sub(r"\\\1", html.escape(value, quote=False))
+
+
+class ChatApp:
+    """State shared by every browser session: the engine, the corpus folder, the build log."""
+
+    def __init__(self, qa: QA, corpus_dir: Path):
+        self.qa = qa
+        self.corpus_dir = Path(corpus_dir)
+        self.settings: Settings = qa.settings
+        self._build_lock = threading.Lock()
+        self.events: deque[str] = deque(maxlen=20)
+
+    # -- engine calls ------------------------------------------------------
+
+    def update_index(self) -> BuildReport:
+        """Incremental update; questions keep being answered from the old snapshot meanwhile."""
+        with self._build_lock:
+            report = self.qa.build_index(self.corpus_dir, progress=False, wait=300, on_message=self._note)
+        if report.changed_anything:
+            self._note(f"index updated: {report.summary()}")
+        return report
+
+    def _note(self, line: str) -> None:
+        self.events.append(f"{time.strftime('%H:%M:%S')}  {line}")
+        log.warning(line)
+
+    # -- chat --------------------------------------------------------------
+
+    def respond(self, message: str, history: list, answers: dict):
+        history = list(history or [])
+        answers = dict(answers or {})
+        message = message or ""
+        history.append({"role": "user", "content": as_text(message)})
+        history.append({"role": "assistant", "content": "*Searching the articles…*"})
+        index = len(history) - 1
+        yield history, answers, gr.update(), ""
+        try:
+            answer = self.qa.ask(message)
+        except InvalidQuestion as exc:
+            history[index]["content"] = f"⚠️ {as_text(str(exc)[:200])}"
+            yield history, answers, gr.update(), ""
+            return
+        except Exception:
+            log.exception("question failed")
+            history[index]["content"] = "⚠️ Something went wrong while answering. The details are in the server log."
+            yield history, answers, gr.update(), ""
+            return
+        answers[str(index)] = answer.to_dict()
+        if answer.refused:
+            count = self.qa.info()["documents"]
+            history[index]["content"] = (
+                f"🚫 **The articles don't say.** Nothing in the {count} indexed article{'s' * (count != 1)} "
+                "answers this question, so there is nothing to quote."
+            )
+            yield history, answers, render_sources(self.qa, answer.to_dict()), ""
+            return
+        parts: list[str] = []
+        for c in answer.citations:  # stream quote by quote
+            parts.append(f"> “{as_text(c.quote)}” **[{c.n}]**\n>\n> — *{as_text(c.title)}*")
+            history[index]["content"] = "\n\n".join(parts)
+            yield history, answers, gr.update(), ""
+            time.sleep(0.05)
+        yield history, answers, render_sources(self.qa, answer.to_dict()), ""
+
+    def select(self, answers: dict, evt: gr.SelectData):
+        index = evt.index[0] if isinstance(evt.index, list | tuple) else evt.index
+        answer = (answers or {}).get(str(index)) or (answers or {}).get(str(int(index) + 1))
+        if answer is None:
+            return gr.update()
+        return render_sources(self.qa, answer)
+
+    # -- articles ----------------------------------------------------------
+
+    def upload(self, files, progress=gr.Progress()):  # noqa: B008  (Gradio's injection idiom)
+        if not files:
+            return gr.update(), self.status(), self.articles()
+        lines = []
+        saved = 0
+        for item in files:
+            path = Path(item if isinstance(item, str) else item.name)
+            data = path.read_bytes()
+            added = add_file(self.corpus_dir, path.name, data, self.settings)
+            lines.append(added.message)
+            saved += added.source is not None
+        if saved:
+            progress(0.2, desc="Updating the index…")
+            report = self.update_index()
+            lines.append(f"Index updated: {report.summary()}.")
+            lines.extend(f"Skipped {s.source}: {s.reason}" for s in report.skipped)
+        return "\n".join(f"- {as_text(line)}" for line in lines), self.status(), self.articles()
+
+    def status(self) -> str:
+        info = self.qa.info()
+        text = (
+            f"**{info['documents']:,}** articles · **{info['chunks']:,}** chunks · model `{info['model']}` · "
+            f"index {info['version']}, built {info['built_at'].replace('T', ' ').replace('+00:00', ' UTC')}"
+        )
+        if self.events:
+            text += "  \nLast: " + as_text(self.events[-1])
+        return text
+
+    def articles(self) -> list[list]:
+        return [[d.title, d.source, d.chars, d.chunks, d.added.replace("T", " ")] for d in self.qa.snapshot.documents()]
+
+    def refresh(self):
+        self.qa.reload()
+        return self.status(), self.articles()
+
+    # -- layout ------------------------------------------------------------
+
+    def blocks(self) -> gr.Blocks:
+        with gr.Blocks(title="qa — ask your articles", fill_width=True) as demo:
+            answers = gr.State({})
+            gr.Markdown(
+                "# qa — ask your articles\n"
+                "Answers quote your articles word for word, with numbered citations; "
+                "when the articles don't say, qa tells you so.",
+                elem_classes="qa-header",
+            )
+            status = gr.Markdown(self.status(), elem_classes="qa-status", elem_id="qa-status")
+            with gr.Row(equal_height=False):
+                with gr.Column(scale=3):
+                    chatbot = gr.Chatbot(
+                        label="Chat",
+                        height=520,
+                        elem_id="qa-chat",
+                        allow_tags=False,
+                        sanitize_html=True,
+                        feedback_options=None,
+                        buttons=["copy"],
+                        placeholder="Ask a question about the articles. Every answer is a verbatim quote.",
+                    )
+                    with gr.Row():
+                        box = gr.Textbox(
+                            placeholder="Ask about the articles…",
+                            show_label=False,
+                            scale=5,
+                            max_length=self.settings.max_question_chars,
+                            elem_id="qa-question",
+                            autofocus=True,
+                        )
+                        ask = gr.Button("Ask", variant="primary", scale=1, elem_id="qa-ask")
+                    gr.Examples(EXAMPLES, inputs=box, label="Try")
+                with gr.Column(scale=2):
+                    with gr.Tab("Sources"):
+                        sources = gr.HTML(
+                            '<p class="qa-empty">The quotes of the selected answer appear here, in context.</p>',
+                            elem_id="qa-sources",
+                        )
+                    with gr.Tab("Articles"):
+                        uploads = gr.File(
+                            label="Add articles (" + ", ".join(SUPPORTED_SUFFIXES) + ")",
+                            file_count="multiple",
+                            file_types=list(SUPPORTED_SUFFIXES),
+                            elem_id="qa-upload",
+                        )
+                        upload_log = gr.Markdown(elem_id="qa-upload-log")
+                        table = gr.Dataframe(
+                            value=self.articles(),
+                            headers=["Title", "File", "Characters", "Chunks", "Added"],
+                            datatype=["str", "str", "number", "number", "str"],
+                            interactive=False,
+                            wrap=True,
+                            elem_id="qa-articles",
+                        )
+            outputs = [chatbot, answers, sources, box]
+            box.submit(self.respond, [box, chatbot, answers], outputs, api_name="ask_stream", show_progress="hidden")
+            ask.click(self.respond, [box, chatbot, answers], outputs, api_name=False, show_progress="hidden")
+            chatbot.select(self.select, [answers], [sources], api_name=False)
+            uploads.upload(self.upload, [uploads], [upload_log, status, table], api_name="upload")
+            gr.Timer(3).tick(self.refresh, None, [status, table], api_name=False, show_progress="hidden")
+            gr.api(self.api_ask, api_name="ask")
+        return demo
+
+    def api_ask(self, question: str) -> dict:
+        """One question, one JSON answer (same shape as `qa ask --json`)."""
+        try:
+            return self.qa.ask(question).to_dict()
+        except InvalidQuestion as exc:
+            return {"question": question, "error": str(exc)}
+
+
+def render_sources(qa: QA, answer: dict) -> str:
+    """The citations of one answer, each quote highlighted inside its surrounding passage."""
+    esc = html.escape
+    if answer.get("refused"):
+        return f'<p class="qa-refused">No sources: the articles don\'t answer “{esc(answer["question"])}”.</p>'
+    blocks = []
+    for c in answer["citations"]:
+        try:
+            before, quote, after = qa.context(c["source"], c["start"], c["end"])
+        except KeyError:  # the article left the index since this answer
+            before, quote, after = "", c["quote"], ""
+        blocks.append(
+            f'<div class="qa-source"><div class="qa-source-head">[{c["n"]}] {esc(c["title"])}</div>'
+            f'<div class="qa-source-meta">{esc(c["source"])} · characters {c["start"]}–{c["end"]} · '
+            f"confidence {c['score']:.2f}</div>"
+            f'<p class="qa-context">{esc(before)}<mark>{esc(quote)}</mark>{esc(after)}</p></div>'
+        )
+    return f'<div class="qa-sources" data-question="{esc(answer["question"])}">{"".join(blocks)}</div>'
+
+
+def create_app(qa: QA, corpus_dir: Path, watch: bool = True):
+    """The Blocks app and its state; with `watch`, a thread keeps the index in step with the folder."""
+    app = ChatApp(qa, corpus_dir)
+    demo = app.blocks()
+    if watch:
+        from qa.watch import start_watcher
+
+        app.watcher = start_watcher(corpus_dir, app.update_index)
+    return demo, app
+
+
+def launch(demo: gr.Blocks, host: str = "127.0.0.1", port: int = 7860, share: bool = False, block: bool = True):
+    demo.queue(default_concurrency_limit=8)
+    theme = gr.themes.Soft(font=["ui-sans-serif", "system-ui", "sans-serif"], font_mono=["ui-monospace", "monospace"])
+    return demo.launch(
+        server_name=host,
+        server_port=port,
+        share=share,
+        theme=theme,
+        css=CSS,
+        show_error=False,
+        prevent_thread_lock=not block,
+        footer_links=[],
+        quiet=not block,
+    )
