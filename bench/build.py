@@ -46,7 +46,7 @@ def main() -> None:
 
     snap = IndexStore(work / "index").open()
     texts = []
-    for cid, doc_id, start, end in snap.db.execute("SELECT id, doc_id, start, end FROM chunks ORDER BY id"):
+    for doc_id, start, end in snap.db.execute("SELECT doc_id, start, end FROM chunks ORDER BY id"):
         title, text = snap.db.execute("SELECT title, text FROM documents WHERE id = ?", (doc_id,)).fetchone()
         prefix = title + "\n" if settings.title_in_embedding and embedder.count_tokens([title])[0] <= 48 else ""
         texts.append(prefix + text[start:end])

@@ -41,7 +41,7 @@ def test_incremental_add_change_delete(workspace, settings, embedder):
     added = indexer.build(corpus, index, progress=False)
     assert added.added == ["lighthouse.txt"] and added.changed == [] and added.removed == []
     qa = QA.load(index, embedder=embedder)
-    new_chunks = [d for d in qa.snapshot.documents() if d.source == "lighthouse.txt"][0].chunks
+    new_chunks = next(d for d in qa.snapshot.documents() if d.source == "lighthouse.txt").chunks
     assert added.embedded_chunks == new_chunks
     answer = qa.ask("How long has Morag Innes kept the Skerry Rock light?")
     assert not answer.refused

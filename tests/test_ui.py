@@ -81,7 +81,8 @@ def test_bad_questions_get_a_short_message(client):
 
 def test_chat_streams_and_keeps_sources_per_answer(client):
     job = client.submit("Why might Japan want closer ties with Russia?", api_name="/ask_stream")
-    outputs = job.outputs() if job.result() is not None else job.outputs()
+    job.result()
+    outputs = job.outputs()
     assert len(outputs) >= 3  # placeholder, then the answer quote by quote
     history, sources, box = outputs[-1]
     assert history[-1]["role"] == "assistant" and "[1]" in str(history[-1]["content"])
@@ -95,6 +96,7 @@ def test_uploaded_article_is_answerable_at_once(client, server, tmp_path):
     path.write_text(HARBOUR, encoding="utf-8")
     log, status, table = client.predict([handle_file(str(path))], api_name="/upload")
     assert "saved as" in log and "1 added" in log
+    assert "harbour wall ü.txt" in str(table) and "articles" in status
     saved = [p.name for p in server["corpus"].iterdir() if p.name.startswith("harbour")]
     assert saved == ["harbour wall ü.txt"]
     answer = _ask(client, "How much will rebuilding the Port Ellen harbour wall cost?")
