@@ -10,8 +10,7 @@ setup:
 	@bash scripts/setup.sh
 
 run: setup
-	@$(QA) index
-	@$(QA) ask "Why is Russia deploying missile defense systems on the Kuril Islands?"
+	@$(QA) serve
 
 test:
 	@bash scripts/setup.sh --browser

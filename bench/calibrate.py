@@ -15,6 +15,7 @@ from __future__ import annotations
 import argparse
 import json
 import random
+import shutil
 import sys
 from pathlib import Path
 
@@ -102,13 +103,15 @@ def main() -> None:
     print(f"SQuAD: {len(fit_q)} questions to fit, {len(test_q)} held out")
     fit_rows, test_rows = collect(qa, fit_q), collect(qa, test_q)
 
-    # Seed dev questions (tests/data) join the fit set: they are the kind of question users ask.
-    seed_rows = []
-    seed_file = ROOT / "tests/data/questions/seed.json"
-    if seed_file.exists():
-        seed_index = args.work / "seed-index"
-        Indexer(settings).build(ROOT / "corpus", seed_index)
-        seed_rows = collect(QA.load(seed_index, embedder=qa.embedder), own_questions(seed_file))
+    # Our own dev questions (tests/data) join the fit set: they are the kind of question users ask.
+    news = args.work / "news-corpus"
+    if not news.exists():
+        shutil.copytree(ROOT / "corpus", news)
+        shutil.copytree(ROOT / "tests/data/bbc", news / "bbc")
+    Indexer(settings).build(news, args.work / "news-index")
+    news_qa = QA.load(args.work / "news-index", embedder=qa.embedder)
+    seed_rows = collect(news_qa, own_questions(ROOT / "tests/data/questions/seed.json"))
+    seed_rows += collect(news_qa, own_questions(ROOT / "tests/data/questions/bbc.json"), prefix="bbc/")
 
     # 1. sentence-score weights
     best = None
@@ -117,7 +120,7 @@ def main() -> None:
             wp = 1 - wc - wv
             if wp < -1e-9:
                 continue
-            for wf in (0.0, 0.02, 0.05, 0.1, 0.15, 0.2):
+            for wf in (0.0, 0.05, 0.1, 0.15, 0.2):
                 w = np.array([wc, wv, wp, wf])
                 acc = sentence_accuracy(fit_rows, w)
                 if best is None or acc > best[0]:
@@ -148,16 +151,15 @@ def main() -> None:
         ans = np.array([r["answerable"] for r in rows])
         print(f"\n{name}: threshold  refuse-unanswerable  refuse-answerable(false)  answered-correctly")
         _, yt = xy(rows)
-        for t in (0.2, 0.3, 0.4, 0.5, 0.6, 0.7):
+        for t in (0.05, 0.08, 0.1, 0.12, 0.15, 0.2, 0.25, 0.3, 0.4, 0.5):
             refuse = p < t
             print(
-                f"  {t:.1f}  {refuse[~ans].mean() if (~ans).any() else float('nan'):.3f}  "
+                f"  {t:.2f}  {refuse[~ans].mean() if (~ans).any() else float('nan'):.3f}  "
                 f"{refuse[ans].mean() if ans.any() else float('nan'):.3f}  {(yt[ans] * ~refuse[ans]).mean() if ans.any() else float('nan'):.3f}"
             )
 
     tradeoff(test_rows, "SQuAD held out")
-    if seed_rows:
-        tradeoff(seed_rows, "seed dev questions")
+    tradeoff(seed_rows, "own dev questions (seed + BBC fixtures)")
     out = {
         "score_weights": dict(zip(FEATURES, map(float, w), strict=True)),
         "answerable_model": dict(zip(("bias", *FEATURES), map(float, coef), strict=True)),

@@ -28,7 +28,7 @@ from .types import Citation, Passage
 # Weights of the sentence score and of the answerability model. Fitted by
 # bench/calibrate.py; see docs/evaluation.md for the data and the trade-off.
 SCORE_WEIGHTS = {"cosine": 0.55, "coverage": 0.45, "passage": 0.0, "fits": 0.15}
-ANSWERABLE_MODEL = {"bias": -6.28, "cosine": 5.21, "coverage": 2.35, "passage": -0.71, "fits": 1.51}
+ANSWERABLE_MODEL = {"bias": -5.44, "cosine": 10.39, "coverage": 2.01, "passage": -4.15, "fits": 0.03}
 
 _DANGLING_START = re.compile(
     r"^(?:it|its|this|that|these|those|they|their|them|he|his|she|her|such|there|then|but|and|so|"
@@ -179,7 +179,7 @@ class Answerer:
         return start, end
 
 
-def features(s: ScoredSentence) -> tuple[float, float, float, float]:
+def features(s: ScoredSentence) -> tuple[float, ...]:
     return (s.cosine, s.coverage, s.passage, s.fits)
 
 
@@ -215,10 +215,10 @@ _ASKS_QUANTITY = re.compile(
 
 def answer_kind(question: str) -> re.Pattern | None:
     """What an answering sentence must contain, judged from the question's wording."""
-    if _ASKS_QUANTITY.search(question):
-        return _QUANTITY
     if _ASKS_TIME.search(question):
         return _TIME
+    if _ASKS_QUANTITY.search(question):
+        return _QUANTITY
     return None
 
 

@@ -76,6 +76,18 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true", help="print one JSON object per answer")
     p.set_defaults(func=cmd_ask)
 
+    p = sub.add_parser("eval", help="measure retrieval, answers and refusals on labelled questions")
+    p.add_argument(
+        "--squad", type=Path, default=None, help="SQuAD 2.0 JSON (default: ../shared/data/squad2-dev-a.json)"
+    )
+    p.add_argument("--bbc", type=Path, default=None, help="BBC articles folder (default: ../shared/data/bbc)")
+    p.add_argument("--shared", type=Path, default=Path("../shared"), help="where the shared data lives")
+    p.add_argument("--work", type=Path, default=Path("bench/results/eval"), help="cache for the evaluation indexes")
+    p.add_argument("--suite", action="append", help="run only these suites (squad2, seed-heldout, bbc-heldout)")
+    p.add_argument("--limit", type=int, default=None, help="questions per suite, sampled (quick runs)")
+    p.add_argument("--json", type=Path, default=None, metavar="FILE", help="also write the results as JSON")
+    p.set_defaults(func=cmd_eval)
+
     p = sub.add_parser("info", help="what is in the index")
     p.add_argument("--index", type=Path, default=d.index_dir, help="index folder (default: %(default)s)")
     p.add_argument("--check", action="store_true", help="also verify every file's hash")
@@ -142,7 +154,7 @@ def cmd_serve(args) -> int:
     report = indexer.build(wait=60, on_message=lambda line: print(line, file=sys.stderr))
     args.json = False
     _print_report(args, report)
-    qa = QA.load(args.index, embedder=indexer.embedder if indexer._embedder is not None else None)
+    qa = QA.load(args.index, embedder=indexer.embedder)  # the model loads once for both
 
     from ui.app import create_app, launch
 
@@ -189,6 +201,33 @@ def _render(answer, show_question: bool) -> str:
             lines.append(f"[{c.n}] {c.title} — {c.source}, characters {c.start}–{c.end}")
     lines.append("")
     return "\n".join(lines)
+
+
+def cmd_eval(args) -> int:
+    from .evaluation import default_suites, evaluate, format_table
+
+    root = Path(__file__).resolve().parent.parent
+    args.work.mkdir(parents=True, exist_ok=True)
+    suites = default_suites(args.shared, root, args.work, squad=args.squad, bbc=args.bbc)
+    if args.suite:
+        suites = [s for s in suites if s.name in args.suite]
+    if not suites:
+        print("qa: no evaluation data found (see --squad, --bbc, --shared)", file=sys.stderr)
+        return EXIT_ERROR
+    settings = Settings()
+    results = []
+    embedder = None
+    for suite in suites:
+        print(f"evaluating {suite.name}: {len(suite.questions)} questions", file=sys.stderr)
+        from .embedding import Embedder
+
+        embedder = embedder or Embedder(settings.model, batch_size=settings.batch_size)
+        results.append(evaluate(suite, args.work / "indexes", settings, embedder=embedder, limit=args.limit))
+    print(format_table(results))
+    if args.json:
+        args.json.parent.mkdir(parents=True, exist_ok=True)
+        args.json.write_text(json.dumps(results, indent=2, ensure_ascii=False))
+    return EXIT_OK
 
 
 def cmd_info(args) -> int:

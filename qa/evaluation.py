@@ -157,3 +157,95 @@ def _percentile(values: list[float], pct: float) -> float:
     k = (len(values) - 1) * pct / 100
     lo, hi = int(k), min(int(k) + 1, len(values) - 1)
     return values[lo] + (values[hi] - values[lo]) * (k - lo)
+
+
+# --------------------------------------------------------------------------
+# Suites: what `qa eval` runs
+
+
+@dataclass
+class Suite:
+    name: str
+    corpus: Path
+    questions: list[LabelledQuestion]
+    source_prefix: str = ""
+
+
+def default_suites(
+    shared: Path, root: Path, work: Path, squad: Path | None = None, bbc: Path | None = None
+) -> list[Suite]:
+    """SQuAD 2.0 (paragraphs as articles), the seed held-out set, the BBC held-out set."""
+    import shutil
+
+    suites = []
+    squad = squad or shared / "data" / "squad2-dev-a.json"
+    if squad.exists():
+        corpus = work / "squad-corpus"
+        suites.append(Suite("squad2", corpus, squad_to_corpus(squad, corpus)))
+    seed_q = root / "bench" / "questions" / "seed_heldout.json"
+    if seed_q.exists():
+        suites.append(Suite("seed-heldout", root / "corpus", own_questions(seed_q)))
+    bbc = bbc or shared / "data" / "bbc"
+    bbc_q = root / "bench" / "questions" / "bbc_heldout.json"
+    if bbc.exists() and bbc_q.exists():
+        corpus = work / "news-corpus"
+        if not corpus.exists():
+            shutil.copytree(root / "corpus", corpus)
+            shutil.copytree(bbc, corpus / "bbc")
+        suites.append(Suite("bbc-heldout", corpus, own_questions(bbc_q), source_prefix="bbc/"))
+    return suites
+
+
+def evaluate(
+    suite: Suite, work: Path, settings, embedder=None, limit: int | None = None, progress: bool = True
+) -> dict:
+    """Index the suite's corpus (incrementally, cached under `work`) and measure it."""
+    import random
+
+    from .engine import QA
+    from .indexing import Indexer
+
+    index = work / f"{suite.name}-index"
+    indexer = Indexer(settings, embedder)
+    indexer.build(suite.corpus, index, progress=progress)
+    qa = QA.load(index, settings=settings, embedder=indexer.embedder)
+    questions = suite.questions
+    if limit is not None and limit < len(questions):
+        questions = random.Random(0).sample(questions, limit)
+    outcomes = run(qa, questions, suite.source_prefix, progress=progress)
+    result = {"suite": suite.name, **metrics(outcomes)}
+    result["misses"] = [
+        o.q.question
+        for o in outcomes
+        if (o.q.answerable and not o.answer_found(3)) or (not o.q.answerable and not o.refused)
+    ][:50]
+    return result
+
+
+TABLE_COLUMNS = [
+    ("questions", "questions", "{:d}"),
+    ("retrieval_hit@1", "hit@1", "{:.3f}"),
+    ("retrieval_hit@3", "hit@3", "{:.3f}"),
+    ("retrieval_hit@5", "hit@5", "{:.3f}"),
+    ("answer_top1", "answer@1", "{:.3f}"),
+    ("answer_top3", "answer@3", "{:.3f}"),
+    ("false_refusal_rate", "false refusals", "{:.3f}"),
+    ("refusal_recall", "refusal recall", "{:.3f}"),
+    ("refusal_precision", "refusal precision", "{:.3f}"),
+    ("latency_ms_p50", "p50 ms", "{:.1f}"),
+    ("latency_ms_p95", "p95 ms", "{:.1f}"),
+]
+
+
+def format_table(results: list[dict]) -> str:
+    header = ["suite"] + [label for _, label, _ in TABLE_COLUMNS]
+    rows = [header]
+    for r in results:
+        rows.append([r["suite"]] + [fmt.format(r[key]) if key in r else "–" for key, _, fmt in TABLE_COLUMNS])
+    widths = [max(len(row[i]) for row in rows) for i in range(len(header))]
+    lines = [
+        "  ".join(cell.rjust(w) if i else cell.ljust(w) for i, (cell, w) in enumerate(zip(row, widths, strict=True)))
+        for row in rows
+    ]
+    lines.insert(1, "  ".join("-" * w for w in widths))
+    return "\n".join(lines)

@@ -61,15 +61,15 @@ def test_seed_questions_quote_the_right_sentence_or_refuse(seed_qa):
     hit_rate, refusal_rate, misses = _run(seed_qa, questions)
     print(f"seed: hit@3 {hit_rate:.2f}, refusal {refusal_rate:.2f}", misses)
     assert hit_rate >= 0.75, misses
-    assert refusal_rate >= 0.6, misses
+    assert refusal_rate >= 0.75, misses
 
 
 def test_news_questions_quote_the_right_sentence_or_refuse(news_qa):
     questions = load_questions("bbc")
     hit_rate, refusal_rate, misses = _run(news_qa, questions, corpus_prefix="bbc/")
     print(f"bbc: hit@3 {hit_rate:.2f}, refusal {refusal_rate:.2f}", misses)
-    assert hit_rate >= 0.7, misses
-    assert refusal_rate >= 0.5, misses
+    assert hit_rate >= 0.6, misses
+    assert refusal_rate >= 0.6, misses
 
 
 def test_answer_shape(seed_qa):
