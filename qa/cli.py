@@ -234,21 +234,7 @@ def cmd_info(args) -> int:
     from .store import IndexStore
 
     store = IndexStore(args.index)
-    snapshot = store.open()
-    m = snapshot.manifest
-    info = {
-        "index": str(args.index),
-        "version": snapshot.version,
-        "documents": m["counts"]["documents"],
-        "chunks": m["counts"]["chunks"],
-        "sentences": m["counts"]["sentences"],
-        "model": m["model"],
-        "dimension": m["dimension"],
-        "faiss": m["index"]["factory"],
-        "chunk_tokens": m["settings"]["chunk_tokens"],
-        "size_bytes": sum(f["bytes"] for f in m["files"].values()),
-        "built_at": m["built_at"],
-    }
+    info = store.open().describe()
     problems = store.verify_hashes() if args.check else []
     if args.check:
         info["check"] = problems or "ok"

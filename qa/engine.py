@@ -112,22 +112,7 @@ class QA:
         return Answer(question, compose(citations), False, citations, timings, selection.confidence)
 
     def info(self) -> dict:
-        snap = self._snapshot
-        m = snap.manifest
-        size = sum(f["bytes"] for f in m["files"].values())
-        return {
-            "index": str(self.settings.index_dir),
-            "version": snap.version,
-            "documents": m["counts"]["documents"],
-            "chunks": m["counts"]["chunks"],
-            "sentences": m["counts"]["sentences"],
-            "model": m["model"],
-            "dimension": m["dimension"],
-            "faiss": m["index"]["factory"],
-            "chunk_tokens": m["settings"]["chunk_tokens"],
-            "size_bytes": size,
-            "built_at": m["built_at"],
-        }
+        return self._snapshot.describe()
 
     def context(self, source: str, start: int, end: int, sentences: int = 2) -> tuple[str, str, str]:
         """(before, quote, after): the quote with a few whole sentences either side."""

@@ -106,6 +106,8 @@ class Indexer:
         report = BuildReport()
         with store.lock(timeout=wait):
             files, report.skipped = discover(corpus_dir, settings)
+            for item in report.skipped:
+                say(f"skipped {item}")
             by_source = {f.source: f for f in files}
             hashes = {f.source: fingerprint(f) for f in files}
 
@@ -182,13 +184,12 @@ class Indexer:
                 say(f"note: {file.source}: {note}")
             if loaded.skipped is not None:
                 report.skipped.append(loaded.skipped)
+                say(f"skipped {loaded.skipped}")
                 if file.source in old:
                     report.kept_old.append(file.source)
                 continue
             docs.append(loaded.document)
             (report.changed if file.source in old else report.added).append(file.source)
-        for item in report.skipped:
-            say(f"skipped {item}")
         for source in report.kept_old:
             say(f"kept the previously indexed version of {source}")
         report.timings["load"] = time.perf_counter() - t0

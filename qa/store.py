@@ -187,6 +187,23 @@ class Snapshot:
 
     # -- counts and listings -----------------------------------------------
 
+    def describe(self) -> dict:
+        """What `qa info` shows: size, model and layout of this version."""
+        m = self.manifest
+        return {
+            "index": str(self.path.parent),
+            "version": self.version,
+            "documents": m["counts"]["documents"],
+            "chunks": m["counts"]["chunks"],
+            "sentences": m["counts"]["sentences"],
+            "model": m["model"],
+            "dimension": m["dimension"],
+            "faiss": m["index"]["factory"],
+            "chunk_tokens": m["settings"]["chunk_tokens"],
+            "size_bytes": sum(f["bytes"] for f in m["files"].values()),
+            "built_at": m["built_at"],
+        }
+
     @property
     def counts(self) -> dict:
         return dict(self.manifest["counts"])

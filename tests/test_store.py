@@ -29,6 +29,21 @@ def _current(index: Path) -> Path:
     return index / (index / CURRENT).read_text().strip()
 
 
+def _edit_manifest(src: Path, dest: Path, **changes) -> Path:
+    """A copy of the index whose manifest has `changes` (dotted keys reach into sub-objects)."""
+    index = _copy_index(src, dest)
+    path = _current(index) / MANIFEST
+    manifest = json.loads(path.read_text())
+    for key, value in changes.items():
+        target = manifest
+        *parents, leaf = key.split("__")
+        for parent in parents:
+            target = target[parent]
+        target[leaf] = value
+    path.write_text(json.dumps(manifest))
+    return index
+
+
 def test_manifest_records_model_dimension_settings_and_hashes(seed_index):
     manifest = json.loads((_current(seed_index) / MANIFEST).read_text())
     assert manifest["format_version"] == FORMAT_VERSION
@@ -66,31 +81,20 @@ def test_missing_index_says_how_to_build_it(tmp_path, embedder):
 
 
 def test_other_model_is_a_clear_error(seed_index, tmp_path, embedder):
-    index = _copy_index(seed_index, tmp_path / "idx")
-    manifest_path = _current(index) / MANIFEST
-    manifest = json.loads(manifest_path.read_text())
-    manifest["model"] = manifest["settings"]["model"] = "/models/some-other-model"
-    manifest_path.write_text(json.dumps(manifest))
+    other = "/models/some-other-model"
+    index = _edit_manifest(seed_index, tmp_path / "idx", model=other, settings__model=other)
     with pytest.raises(IndexIncompatible, match=r"qa index --rebuild"):
         QA.load(index, embedder=embedder)
 
 
 def test_other_dimension_is_a_clear_error(seed_index, tmp_path, embedder):
-    index = _copy_index(seed_index, tmp_path / "idx")
-    manifest_path = _current(index) / MANIFEST
-    manifest = json.loads(manifest_path.read_text())
-    manifest["dimension"] = 768
-    manifest_path.write_text(json.dumps(manifest))
+    index = _edit_manifest(seed_index, tmp_path / "idx", dimension=768)
     with pytest.raises(IndexIncompatible, match=r"768.*qa index --rebuild"):
         QA.load(index, embedder=embedder)
 
 
 def test_newer_format_is_a_clear_error(seed_index, tmp_path, embedder):
-    index = _copy_index(seed_index, tmp_path / "idx")
-    manifest_path = _current(index) / MANIFEST
-    manifest = json.loads(manifest_path.read_text())
-    manifest["format_version"] = FORMAT_VERSION + 1
-    manifest_path.write_text(json.dumps(manifest))
+    index = _edit_manifest(seed_index, tmp_path / "idx", format_version=FORMAT_VERSION + 1)
     with pytest.raises(IndexIncompatible, match="newer"):
         QA.load(index, embedder=embedder)
 
