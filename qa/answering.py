@@ -136,7 +136,9 @@ class Answerer:
         for sent in sentences:
             if len(chosen) >= s.max_citations or sent.score < best - s.citation_margin:
                 break
-            if any(_near(sent, other) for other, _, _ in chosen):
+            # Neighbours of a chosen sentence, or the same words in a near-duplicate
+            # article, would only repeat a quote.
+            if any(_near(sent, other) or sent.text == other.text for other, _, _ in chosen):
                 continue
             start, end = self._quote_span(sent)
             chosen.append((sent, start, end))

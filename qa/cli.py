@@ -90,7 +90,7 @@ def _parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("info", help="what is in the index")
     p.add_argument("--index", type=Path, default=d.index_dir, help="index folder (default: %(default)s)")
-    p.add_argument("--check", action="store_true", help="also verify every file's hash")
+    p.add_argument("--check", action="store_true", help="also verify file hashes and the index's consistency")
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=cmd_info)
     return parser
@@ -132,15 +132,21 @@ def cmd_index(args) -> int:
 
 
 def _print_report(args, report) -> None:
+    from .engine import plural
+
     if args.json:
         print(json.dumps(report.to_dict(), ensure_ascii=False), flush=True)
         return
     if report.version is None:
-        print(f"{args.index}/ is up to date: {report.documents} documents, {report.chunks} chunks ({report.summary()})")
+        print(
+            f"{args.index}/ is up to date: {plural(report.documents, 'document')}, "
+            f"{plural(report.chunks, 'chunk')} ({report.summary()})"
+        )
     else:
         print(
-            f"{report.summary()}; {report.embedded_chunks} chunks embedded in {report.seconds:.1f} s. "
-            f"{args.index}/ now holds {report.documents} documents, {report.chunks} chunks ({report.version}).",
+            f"{report.summary()}; {plural(report.embedded_chunks, 'chunk')} embedded in {report.seconds:.1f} s. "
+            f"{args.index}/ now holds {plural(report.documents, 'document')}, "
+            f"{plural(report.chunks, 'chunk')} ({report.version}).",
             flush=True,
         )
 
@@ -234,8 +240,9 @@ def cmd_info(args) -> int:
     from .store import IndexStore
 
     store = IndexStore(args.index)
-    info = store.open().describe()
-    problems = store.verify_hashes() if args.check else []
+    snapshot = store.open()
+    info = snapshot.describe()
+    problems = store.verify_hashes() + snapshot.check() if args.check else []
     if args.check:
         info["check"] = problems or "ok"
     if args.json:

@@ -108,7 +108,8 @@ class QA:
             "total_ms": (t3 - t0) * 1000,
         }
         if not citations:
-            return Answer(question, refusal_text(question), True, [], timings, selection.confidence)
+            text = refusal_text(snapshot.counts["documents"])
+            return Answer(question, text, True, [], timings, selection.confidence)
         return Answer(question, compose(citations), False, citations, timings, selection.confidence)
 
     def info(self) -> dict:
@@ -172,5 +173,9 @@ def compose(citations: list[Citation]) -> str:
     return "\n".join(f"“{c.quote}” [{c.n}]" for c in citations)
 
 
-def refusal_text(question: str) -> str:
-    return "The articles don't say. Nothing in the indexed articles answers this question."
+def refusal_text(documents: int) -> str:
+    return f"The articles don't say. Nothing in the {plural(documents, 'indexed article')} answers this question."
+
+
+def plural(n: int, noun: str) -> str:
+    return f"{n:,} {noun}" + ("" if n == 1 else "s")

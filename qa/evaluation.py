@@ -145,12 +145,12 @@ def metrics(outcomes: list[Outcome]) -> dict:
         m["refusal_recall"] = sum(o.refused for o in impossible) / len(impossible)
     if refused:
         m["refusal_precision"] = sum(not o.q.answerable for o in refused) / len(refused)
-    m["latency_ms_p50"] = _percentile([o.ms for o in outcomes], 50)
-    m["latency_ms_p95"] = _percentile([o.ms for o in outcomes], 95)
+    m["latency_ms_p50"] = percentile([o.ms for o in outcomes], 50)
+    m["latency_ms_p95"] = percentile([o.ms for o in outcomes], 95)
     return m
 
 
-def _percentile(values: list[float], pct: float) -> float:
+def percentile(values: list[float], pct: float) -> float:
     if not values:
         return 0.0
     values = sorted(values)

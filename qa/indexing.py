@@ -14,7 +14,7 @@ import numpy as np
 
 from .chunking import Chunker
 from .config import INDEX_SHAPING, Settings
-from .corpus import Skipped, discover, fingerprint, load_file
+from .corpus import Loaded, Skipped, discover, fingerprint, load_file
 from .embedding import Embedder, EmbedInput
 from .store import IndexError_, IndexStore, Snapshot, VersionWriter, new_manifest
 from .types import Document
@@ -177,8 +177,15 @@ class Indexer:
         # Load first: a changed file that no longer loads keeps its indexed version.
         t0 = time.perf_counter()
         docs: list[Document] = []
+        redo = {f.source for f in todo}
+        # Identical files would only repeat each other's quotes: index the first one.
+        seen = {sha: src for src, (_, sha) in old.items() if src not in redo and src not in gone}
         for file in todo:
-            loaded = load_file(file, hashes[file.source])
+            twin = seen.setdefault(hashes[file.source], file.source)
+            if twin != file.source:
+                loaded = Loaded(skipped=Skipped(file.source, f"same content as {twin}, which is indexed"))
+            else:
+                loaded = load_file(file, hashes[file.source])
             for note in loaded.notes:
                 report.notes.append(f"{file.source}: {note}")
                 say(f"note: {file.source}: {note}")

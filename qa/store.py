@@ -225,6 +225,35 @@ class Snapshot:
     def document_by_source(self, source: str) -> tuple[int, str, str] | None:
         return self.db.execute("SELECT id, title, text FROM documents WHERE source = ?", (source,)).fetchone()
 
+    def check(self) -> list[str]:
+        """Deep consistency check (slow on big indexes); an empty list means all is well."""
+        import faiss
+
+        problems = []
+        ids = set(faiss.vector_to_array(self.faiss.id_map).astype(np.int64).tolist())
+        rows = {r[0] for r in self.db.execute("SELECT id FROM chunks")}
+        if ids != rows:
+            problems.append(f"{len(ids - rows)} vectors without a chunk, {len(rows - ids)} chunks without a vector")
+        for doc_id, source, length in self.db.execute("SELECT id, source, length(text) FROM documents"):
+            bad = self.db.execute(
+                "SELECT COUNT(*) FROM (SELECT start, end FROM chunks WHERE doc_id = ?1 "
+                "UNION ALL SELECT start, end FROM sentences WHERE doc_id = ?1) "
+                "WHERE start < 0 OR end > ?2 OR start >= end",
+                (doc_id, length),
+            ).fetchone()[0]
+            if bad:
+                problems.append(f"{source}: {bad} spans outside the text")
+        for table in ("documents", "chunks", "sentences"):
+            n = self.db.execute(f"SELECT COUNT(*) FROM {table}").fetchone()[0]
+            if n != self.manifest["counts"][table]:
+                problems.append(f"{table}: {n} rows, the manifest says {self.manifest['counts'][table]}")
+        orphans = self.db.execute(
+            "SELECT COUNT(*) FROM chunks c LEFT JOIN documents d ON d.id = c.doc_id WHERE d.id IS NULL"
+        ).fetchone()[0]
+        if orphans:
+            problems.append(f"{orphans} chunks of no document")
+        return problems
+
     # -- search ------------------------------------------------------------
 
     def search_dense(self, query: np.ndarray, k: int) -> list[tuple[int, float]]:

@@ -92,6 +92,24 @@ def test_bad_files_are_skipped_and_the_rest_indexed(tmp_path, settings, embedder
     assert any("binary.txt" in m and "binary" in m for m in messages)
 
 
+def test_duplicates_are_indexed_once_and_never_quoted_twice(tmp_path, settings, embedder):
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    (corpus / "a.txt").write_text(NEW_ARTICLE)
+    (corpus / "b copy.txt").write_text(NEW_ARTICLE)  # exact duplicate
+    near = NEW_ARTICLE.replace("said on Tuesday", "said on Wednesday")
+    (corpus / "c.txt").write_text(near)  # near duplicate: indexed, but quotes are not repeated
+    messages = []
+    report = Indexer(settings, embedder).build(corpus, tmp_path / "index", progress=False, on_message=messages.append)
+    assert report.added == ["a.txt", "c.txt"]
+    assert [s.source for s in report.skipped] == ["b copy.txt"]
+    assert any("b copy.txt" in m and "same content as a.txt" in m for m in messages)
+    qa = QA.load(tmp_path / "index", embedder=embedder)
+    answer = qa.ask("How long has Morag Innes tended the Skerry Rock light?")
+    quotes = [c.quote for c in answer.citations]
+    assert quotes and len(quotes) == len(set(quotes))
+
+
 def test_changed_file_that_breaks_keeps_its_old_version(tmp_path, settings, embedder):
     corpus = tmp_path / "corpus"
     corpus.mkdir()

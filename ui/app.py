@@ -22,7 +22,7 @@ import gradio as gr
 
 from qa.config import SUPPORTED_SUFFIXES, Settings
 from qa.corpus import add_file
-from qa.engine import QA, InvalidQuestion
+from qa.engine import QA, InvalidQuestion, plural
 from qa.indexing import BuildReport
 
 log = logging.getLogger("qa.ui")
@@ -104,7 +104,7 @@ class ChatApp:
         if answer.refused:
             count = self.qa.info()["documents"]
             history[index]["content"] = (
-                f"🚫 **The articles don't say.** Nothing in the {count} indexed article{'s' * (count != 1)} "
+                f"🚫 **The articles don't say.** Nothing in the {plural(count, 'indexed article')} "
                 "answers this question, so there is nothing to quote."
             )
             yield history, answers, render_sources(self.qa, answer.to_dict()), ""
