@@ -87,3 +87,18 @@ def test_off_topic_is_refused(seed_qa):
     for question in ("What is the recipe for a good lasagne?", "Who won the 2018 football World Cup?"):
         answer = seed_qa.ask(question)
         assert answer.refused and answer.citations == []
+
+
+def test_questions_with_control_characters_or_no_words(seed_qa):
+    from qa import InvalidQuestion
+
+    answer = seed_qa.ask("What did\x00 Russia\x1b announce on\u200b Mar. 25?\r\n")
+    assert not answer.refused and "Kuril Islands" in answer.citations[0].quote
+    import pytest
+
+    for bad in ("", "   \n\t ", "\x00\x01"):
+        with pytest.raises(InvalidQuestion, match="empty"):
+            seed_qa.ask(bad)
+    with pytest.raises(InvalidQuestion, match="too long"):
+        seed_qa.ask("x" * 10_000)
+    assert seed_qa.ask("<script>alert(1)</script>").refused

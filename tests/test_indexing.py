@@ -178,3 +178,36 @@ def test_latin1_article_is_indexed_with_correct_text(news_index, news_qa):
     found = news_qa.snapshot.document_by_source("bbc/sport/199.txt")
     raw = (DATA / "bbc" / "sport" / "199.txt").read_bytes()
     assert found[2] == raw.decode("latin-1")
+
+
+def test_run_on_line_and_foreign_languages_are_indexed_verbatim(tmp_path, settings, embedder):
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    words = ["harbour", "tide", "vessel", "anchor", "storm", "keeper", "lantern", "island", "current", "pilot"]
+    run_on = " ".join(words[i % len(words)] for i in range(4000))[:20_000]
+    (corpus / "run-on.txt").write_text(run_on)
+    (corpus / "francais.txt").write_text(
+        "Le phare de l'île\n\nLe gardien du phare a pris sa retraite en 1998. "
+        "La lumière est automatique depuis cette année-là. Les bateaux passent la nuit sans crainte.\n"
+    )
+    (corpus / "nihongo.txt").write_text(
+        "灯台のニュース\n\n灯台守は1998年に引退した。その年から灯りは自動になった。" * 30
+    )
+    (corpus / "russkiy.txt").write_text(
+        "Маяк на острове\n\nСмотритель маяка ушёл на пенсию в 1998 году. С тех пор свет зажигается автоматически.\n"
+    )
+    report = Indexer(settings, embedder).build(corpus, tmp_path / "index", progress=False)
+    assert sorted(report.added) == ["francais.txt", "nihongo.txt", "run-on.txt", "russkiy.txt"]
+    qa = QA.load(tmp_path / "index", embedder=embedder)
+    assert qa.snapshot.check() == []
+    for doc in qa.snapshot.documents():
+        assert doc.chunks >= 1
+    for rows in qa.snapshot.db.execute(
+        "SELECT d.source, c.start, c.end FROM chunks c JOIN documents d ON d.id = c.doc_id"
+    ):
+        source, start, end = rows
+        text = (corpus / source).read_text(encoding="utf-8")
+        assert embedder.count_tokens([text[start:end]])[0] <= settings.chunk_tokens
+    answer = qa.ask("Quand le gardien du phare a-t-il pris sa retraite ?")
+    for c in answer.citations:
+        assert (corpus / c.source).read_text(encoding="utf-8")[c.start : c.end] == c.quote

@@ -114,3 +114,15 @@ def test_damaged_index_is_a_clear_error(seed_index, tmp_path, embedder, damage):
         (index / CURRENT).write_text("../../etc\n")
     with pytest.raises(IndexCorrupt, match=r"qa index --rebuild"):
         QA.load(index, embedder=embedder)
+
+
+def test_metadata_that_disagrees_with_faiss_is_refused(seed_index, news_index, tmp_path, embedder):
+    index = _copy_index(seed_index, tmp_path / "idx")
+    version = _current(index)
+    other = _current(news_index[0]) / VECTORS  # a valid FAISS file with other vectors
+    shutil.copy(other, version / VECTORS)
+    manifest = json.loads((version / MANIFEST).read_text())
+    manifest["files"][VECTORS]["bytes"] = other.stat().st_size  # sizes agree, contents don't
+    (version / MANIFEST).write_text(json.dumps(manifest))
+    with pytest.raises(IndexCorrupt, match=r"FAISS file holds .*qa index --rebuild"):
+        QA.load(index, embedder=embedder)
