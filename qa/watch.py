@@ -36,10 +36,15 @@ def watch_corpus(
 
     corpus_dir = Path(corpus_dir)
     corpus_dir.mkdir(parents=True, exist_ok=True)
-    for changes in watch(
-        corpus_dir, stop_event=stop, debounce=800, step=200, rust_timeout=1000, yield_on_timeout=False
-    ):
-        if not any(_relevant(path) for _, path in changes):
+    live = False
+    for changes in watch(corpus_dir, stop_event=stop, debounce=800, step=200, rust_timeout=500, yield_on_timeout=True):
+        if not changes:
+            if live:
+                continue
+            # The first quiet tick means the OS watcher is running: one catch-up
+            # update covers whatever changed while it was starting.
+            live = True
+        elif not any(_relevant(path) for _, path in changes):
             continue
         try:
             report = update()

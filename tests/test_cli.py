@@ -68,3 +68,44 @@ def test_errors_are_one_clear_line(tmp_path):
 
     run = _qa("index", "--corpus", str(tmp_path / "no-such-folder"), "--index", str(tmp_path / "i"))
     assert run.returncode == 1 and "corpus folder not found" in run.stderr and "Traceback" not in run.stderr
+
+
+def test_index_watch_picks_up_new_files(tmp_path):
+    import queue
+    import threading
+    import time
+
+    corpus, index = tmp_path / "corpus", tmp_path / "index"
+    copy_seed(corpus)
+    env = dict(os.environ, HF_HUB_OFFLINE="1", TRANSFORMERS_OFFLINE="1")
+    child = subprocess.Popen(
+        [sys.executable, "-m", "qa", "index", "--watch", "-q", "--corpus", str(corpus), "--index", str(index)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        cwd=ROOT,
+        env=env,
+    )
+    lines: queue.Queue[str] = queue.Queue()
+    threading.Thread(target=lambda: [lines.put(line) for line in child.stdout], daemon=True).start()
+    seen: list[str] = []
+
+    def wait_for(text: str, timeout: float = 120) -> None:
+        deadline = time.time() + timeout
+        while time.time() < deadline:
+            try:
+                seen.append(lines.get(timeout=1))
+            except queue.Empty:
+                continue
+            if text in seen[-1]:
+                return
+        raise AssertionError(f"{text!r} not printed in {timeout} s: {seen}")
+
+    try:
+        wait_for("watching")
+        (corpus / "ferry.txt").write_text("Ferry news\n\nThe ferry to Islay leaves at 18:40 from Monday.\n")
+        wait_for("v000002")
+        assert "+1 added, 0 changed, 0 removed" in seen[-1]
+    finally:
+        child.kill()
+        child.wait(timeout=30)
