@@ -83,6 +83,16 @@ def fit_logistic(X, y, l2=1e-3, iters=50):
     return w
 
 
+def _grid():
+    for wc in np.arange(0.3, 1.01, 0.05):
+        for wv in np.arange(0.0, 0.71, 0.05):
+            wp = 1 - wc - wv
+            if wp < -1e-9:
+                continue
+            for wf in (0.0, 0.05, 0.1, 0.15, 0.2):
+                yield np.array([wc, wv, wp, wf])
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--squad", type=Path, default=ROOT.parent / "shared/data/squad2-dev-a.json")
@@ -115,17 +125,18 @@ def main() -> None:
 
     # 1. sentence-score weights
     best = None
-    for wc in np.arange(0.3, 1.01, 0.05):
-        for wv in np.arange(0.0, 0.71, 0.05):
-            wp = 1 - wc - wv
-            if wp < -1e-9:
-                continue
-            for wf in (0.0, 0.05, 0.1, 0.15, 0.2):
-                w = np.array([wc, wv, wp, wf])
-                acc = sentence_accuracy(fit_rows, w)
-                if best is None or acc > best[0]:
-                    best = (acc, w)
+    for w in _grid():
+        acc = sentence_accuracy(fit_rows, w)
+        if best is None or acc > best[0]:
+            best = (acc, w)
     acc, w = best
+    # What each signal adds: the same search with signals switched off.
+    for name, mask in (("cosine only", (1, 0, 0, 0)), ("cosine + coverage", (1, 1, 0, 0)), ("all", (1, 1, 1, 1))):
+        sub = max(
+            ((sentence_accuracy(fit_rows, c), c) for c in (x * np.array(mask) for x in _grid()) if c.any()),
+            key=lambda t: t[0],
+        )
+        print(f"ablation {name}: fit {sub[0]:.3f}, held out {sentence_accuracy(test_rows, sub[1]):.3f}")
     print(
         "sentence weights "
         + " ".join(f"{n}={v:.2f}" for n, v in zip(FEATURES, w, strict=True))
