@@ -60,13 +60,21 @@ def test_sigkill_during_rebuild_never_loses_the_index(tmp_path, settings, embedd
     duration = time.monotonic() - started
     _assert_usable(index, embedder)
 
+    # A reader (what the chat server holds) keeps answering from its snapshot throughout.
+    reader = QA.load(index, embedder=embedder)
+    answered_during_builds = 0
     rng = random.Random(11)
     moments = sorted(rng.uniform(0.3, duration) for _ in range(KILLS))
     killed_mid_build = 0
     for moment in moments:
         before = IndexStore(index).current_version()
         child = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env, cwd=ROOT)
-        time.sleep(moment)
+        deadline = time.monotonic() + moment
+        while time.monotonic() < deadline:
+            answer = reader.ask("What did Russia announce on Mar. 25?")
+            assert not answer.refused and "Kuril Islands" in answer.citations[0].quote
+            answered_during_builds += 1
+            time.sleep(min(0.2, max(0.0, deadline - time.monotonic())))
         if child.poll() is None:
             child.send_signal(signal.SIGKILL)
             killed_mid_build += 1
@@ -75,6 +83,7 @@ def test_sigkill_during_rebuild_never_loses_the_index(tmp_path, settings, embedd
         assert after is not None and (after == before or after > before)
         _assert_usable(index, embedder)
     assert killed_mid_build >= KILLS - 2  # the kills really landed inside builds
+    assert answered_during_builds >= KILLS
 
     # The next build completes, is consistent and leaves nothing behind.
     report = Indexer(settings, embedder).build(corpus, index, rebuild=True, progress=False)
@@ -83,3 +92,5 @@ def test_sigkill_during_rebuild_never_loses_the_index(tmp_path, settings, embedd
     leftovers = [p.name for p in index.iterdir() if p.name.startswith(".tmp-") or p.name.startswith(".CURRENT.")]
     assert leftovers == []
     assert len([p for p in index.iterdir() if p.name.startswith("v")]) <= 2
+    assert reader.reload() and reader.snapshot.version == IndexStore(index).current_version()
+    assert not reader.ask("What did Russia announce on Mar. 25?").refused
