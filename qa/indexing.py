@@ -157,7 +157,15 @@ class Indexer:
                 if snapshot is not None:
                     snapshot.close()
             self._finish(report, manifest, started)
+            self._export_query_encoder()
         return report
+
+    def _export_query_encoder(self) -> None:
+        """While the model is loaded anyway, leave a fast-starting copy for question time."""
+        if self.settings.fast_query_encoder and self._embedder is not None:
+            from . import query_encoder
+
+            query_encoder.export(self.settings.cache_dir, self._embedder)
 
     # -- steps -------------------------------------------------------------
 
@@ -320,12 +328,12 @@ class Indexer:
         return doc_id, chunk_id
 
     def _faiss(self, writer: VersionWriter, snapshot: Snapshot | None, report: BuildReport):
-        from .faiss_index import kept_vectors, make_index
+        from .faiss_index import updated_index
 
-        ids, vectors = kept_vectors(snapshot, writer.removed_chunk_ids)
-        ids = np.concatenate([ids, *writer.new_ids])
-        vectors = np.concatenate([vectors.reshape(-1, self.dimension(snapshot)), *writer.new_vectors])
-        return make_index(vectors, ids, self.settings)
+        dim = self.dimension(snapshot)
+        new_ids = np.concatenate([np.zeros(0, np.int64), *writer.new_ids])
+        new_vectors = np.concatenate([np.zeros((0, dim), np.float32), *writer.new_vectors])
+        return updated_index(snapshot, writer.removed_chunk_ids, new_ids, new_vectors, self.settings)
 
     def dimension(self, snapshot: Snapshot | None) -> int:
         return snapshot.faiss.d if snapshot is not None else self.embedder.dim

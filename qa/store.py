@@ -34,6 +34,8 @@ from pathlib import Path
 
 import numpy as np
 
+from .faiss_index import configure, stored_ids
+
 FORMAT_NAME = "qa-index"
 FORMAT_VERSION = 1
 MANIFEST = "manifest.json"
@@ -150,8 +152,7 @@ class Snapshot:
             self.faiss = faiss.read_index(str(path / VECTORS))
         except RuntimeError as exc:
             raise IndexCorrupt(f"{path / VECTORS} cannot be read ({_first_line(exc)}); {REBUILD_HINT}") from None
-        if hasattr(self.faiss, "index") and hasattr(faiss.downcast_index(self.faiss.index), "hnsw"):
-            faiss.downcast_index(self.faiss.index).hnsw.efSearch = manifest["index"].get("ef_search", 64)
+        configure(self.faiss, manifest["index"])
         self._local = threading.local()
         counts = manifest["counts"]
         if self.faiss.ntotal != counts["chunks"] or self.faiss.d != manifest["dimension"]:
@@ -227,10 +228,8 @@ class Snapshot:
 
     def check(self) -> list[str]:
         """Deep consistency check (slow on big indexes); an empty list means all is well."""
-        import faiss
-
         problems = []
-        ids = set(faiss.vector_to_array(self.faiss.id_map).astype(np.int64).tolist())
+        ids = set(stored_ids(self.faiss).tolist())
         rows = {r[0] for r in self.db.execute("SELECT id FROM chunks")}
         if ids != rows:
             problems.append(f"{len(ids - rows)} vectors without a chunk, {len(rows - ids)} chunks without a vector")

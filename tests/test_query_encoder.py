@@ -1,0 +1,66 @@
+"""The ONNX query encoder: same vectors as PyTorch, used by QA.load, never in the way."""
+
+from __future__ import annotations
+
+import json
+import shutil
+
+import numpy as np
+import pytest
+
+from qa import QA
+from qa import query_encoder as qe
+
+QUESTIONS = ["Why might Japan want closer ties with Russia?", "Who won the 2018 World Cup?", "Qui a écrit l'article ?"]
+
+
+@pytest.fixture(scope="module")
+def cache(tmp_path_factory, embedder):
+    path = tmp_path_factory.mktemp("cache")
+    assert qe.export(path, embedder)
+    return path
+
+
+def test_export_gives_the_pytorch_vectors(cache, embedder):
+    encoder = qe.load(cache, embedder.name)
+    assert isinstance(encoder, qe.OnnxQueryEncoder) and encoder.dim == embedder.dim
+    ours, torch = encoder.embed_queries(QUESTIONS), embedder.embed_queries(QUESTIONS)
+    assert np.min(np.sum(ours * torch, axis=1)) > 0.9999
+    info = json.loads((qe.folder_for(cache, embedder.name) / qe.INFO_FILE).read_text())
+    assert info["checked_min_cosine"] > 0.9999
+    assert qe.export(cache, embedder)  # already there: nothing to do
+
+
+def test_qa_load_answers_with_it_and_loads_pytorch_only_to_build(cache, seed_index, seed_qa, settings):
+    qa = QA.load(seed_index, settings=settings.replace(cache_dir=cache))
+    assert isinstance(qa.encoder, qe.OnnxQueryEncoder) and qa._embedder is None
+    question = "What did Russia announce on Mar. 25?"
+    fast, torch = qa.ask(question), seed_qa.ask(question)
+    assert [c.to_dict() for c in fast.citations] == [c.to_dict() for c in torch.citations]
+    assert qa._embedder is None
+
+    off = QA.load(seed_index, settings=settings.replace(cache_dir=cache, fast_query_encoder=False))
+    assert not isinstance(off.encoder, qe.OnnxQueryEncoder)
+
+
+def test_damaged_export_falls_back_to_pytorch(cache, seed_index, embedder, tmp_path, settings, caplog):
+    broken = tmp_path / "cache"
+    shutil.copytree(cache, broken)
+    model_file = qe.folder_for(broken, embedder.name) / qe.MODEL_FILE
+    model_file.write_bytes(model_file.read_bytes()[:1000])
+    assert qe.load(broken, embedder.name) is None
+    assert "cannot be used" in caplog.text
+    qa = QA.load(seed_index, settings=settings.replace(cache_dir=broken))
+    assert not isinstance(qa.encoder, qe.OnnxQueryEncoder)
+    assert not qa.ask("What did Russia announce on Mar. 25?").refused
+
+
+def test_only_mean_pooling_models_are_exported(embedder, tmp_path):
+    assert qe._pooling_plan(embedder.path) == {"normalize": True}
+    other = tmp_path / "cls-model"
+    shutil.copytree(embedder.path, other, ignore=shutil.ignore_patterns("*.safetensors"))
+    config = other / "1_Pooling" / "config.json"
+    pooling = json.loads(config.read_text())
+    pooling.update(pooling_mode_mean_tokens=False, pooling_mode_cls_token=True)
+    config.write_text(json.dumps(pooling))
+    assert qe._pooling_plan(other) is None
