@@ -1,7 +1,7 @@
 # The two commands of qa. Both set everything up first and are quick when it's done.
 #   make run    set up, index corpus/, open the chat on http://127.0.0.1:7860
 #   make test   set up (incl. headless Chromium), run the whole test suite
-.PHONY: run test setup index lint format eval bench clean
+.PHONY: run test setup index lint format eval bench-setup bench-build bench-update bench-query bench-scale bench-load clean
 
 VENV := .venv
 QA := $(VENV)/bin/qa
@@ -18,6 +18,28 @@ test:
 
 index: setup
 	@$(QA) index
+
+# Evaluation and benchmarks read ../shared/data by default (see docs/); results go to bench/results/.
+eval: setup
+	@$(QA) eval --json bench/results/eval.json
+
+bench-setup:
+	@bash scripts/setup.sh --bench
+
+bench-build: bench-setup
+	@$(VENV)/bin/python bench/build.py
+
+bench-update: setup
+	@$(VENV)/bin/python bench/update.py
+
+bench-query: setup
+	@$(VENV)/bin/python bench/query.py
+
+bench-scale: setup
+	@$(VENV)/bin/python bench/scale.py
+
+bench-load: setup
+	@$(VENV)/bin/python bench/load.py
 
 lint: setup
 	@$(VENV)/bin/ruff check qa ui tests bench

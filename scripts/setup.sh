@@ -2,6 +2,7 @@
 # Set up everything qa needs on a fresh machine; quick no-op when already done.
 #   scripts/setup.sh            Python environment in .venv/ (torch CPU wheel first, then qa)
 #   scripts/setup.sh --browser  also Debian's chromium, for the browser tests
+#   scripts/setup.sh --bench    also the packages the benchmarks compare against
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -28,6 +29,12 @@ if [ ! -f "$STAMP" ] || [ "$(cat "$STAMP")" != "$want" ] || [ ! -x "$VENV/bin/qa
     "$VENV/bin/python" -c "import qa, faiss, sentence_transformers, gradio, langchain_core" \
         || { echo "setup: the Python environment is incomplete" >&2; exit 1; }
     echo "$want" > "$STAMP"
+fi
+
+if [ "${1:-}" = "--bench" ] && [ "$(cat "$STAMP.bench" 2>/dev/null)" != "$want" ]; then
+    echo "setup: installing the benchmark extras"
+    "$VENV/bin/pip" install --quiet -e ".[dev,bench]" 2>&1 | grep -v "^WARNING: Location" || true
+    echo "$want" > "$STAMP.bench"
 fi
 
 if [ "${1:-}" = "--browser" ] && ! command -v chromium >/dev/null 2>&1; then

@@ -1,0 +1,118 @@
+"""Query latency and cold start on the full BBC index.
+
+    make bench-query        # = .venv/bin/python bench/query.py [--questions N]
+
+Uses the index bench/build.py leaves in bench/results/work/ (built first if
+missing). After a warm-up, times retrieval only (`QA.search`) and the full
+extractive answer (`QA.ask`) for every question: our own question sets on the
+seed and BBC articles plus SQuAD questions (off-topic for this index, so they
+exercise the refusal path). Cold start is a new Python process that loads the
+index and answers one question, timed from outside, with its stages timed inside.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import random
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from qa import QA  # noqa: E402
+from qa.evaluation import own_questions, percentile  # noqa: E402
+
+WORK = ROOT / "bench/results/work"
+COLD = """
+import json, time, sys
+t0 = time.perf_counter()
+from qa import QA
+t1 = time.perf_counter()
+qa = QA.load(sys.argv[1])
+t2 = time.perf_counter()
+answer = qa.ask("What did Russia announce on Mar. 25?")
+t3 = time.perf_counter()
+print(json.dumps({"import_s": t1 - t0, "load_s": t2 - t1, "first_answer_s": t3 - t2, "refused": answer.refused}))
+"""
+
+
+def questions(squad: Path, total: int) -> list[str]:
+    own = []
+    for path in ("tests/data/questions/seed.json", "bench/questions/seed_heldout.json"):
+        own += [q.question for q in own_questions(ROOT / path)]
+    for path in ("tests/data/questions/bbc.json", "bench/questions/bbc_heldout.json"):
+        own += [q.question for q in own_questions(ROOT / path)]
+    squad_q = [
+        qa["question"]
+        for topic in json.loads(squad.read_text(encoding="utf-8"))["data"]
+        for para in topic["paragraphs"]
+        for qa in para["qas"]
+    ]
+    random.Random(0).shuffle(squad_q)
+    return own + squad_q[: max(0, total - len(own))]
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--work", type=Path, default=WORK)
+    ap.add_argument("--squad", type=Path, default=ROOT.parent / "shared/data/squad2-dev-a.json")
+    ap.add_argument("--questions", type=int, default=300)
+    ap.add_argument("--cold-runs", type=int, default=5)
+    ap.add_argument("--out", type=Path, default=ROOT / "bench/results/query.json")
+    args = ap.parse_args()
+
+    index = args.work / "bbc-index"
+    if not (index / "CURRENT").exists():
+        print("no index from bench/build.py yet: building it (about 11 minutes on 2 cores)")
+        subprocess.run([sys.executable, str(ROOT / "bench/build.py"), "--no-langchain"], check=True)
+
+    env = dict(os.environ, HF_HUB_OFFLINE="1", TRANSFORMERS_OFFLINE="1")
+    cold = []
+    for _ in range(args.cold_runs):
+        t0 = time.perf_counter()
+        out = subprocess.run(
+            [sys.executable, "-c", COLD, str(index)], check=True, env=env, capture_output=True, text=True, cwd=ROOT
+        )
+        wall = time.perf_counter() - t0
+        cold.append({"wall_s": wall, **json.loads(out.stdout.strip().splitlines()[-1])})
+        print(f"cold start: {wall:.2f} s")
+
+    qa = QA.load(index)
+    qs = questions(args.squad, args.questions)
+    for q in qs[:20]:  # warm-up
+        qa.ask(q)
+    search_ms, ask_ms, refused = [], [], 0
+    for q in qs:
+        t0 = time.perf_counter()
+        qa.search(q)
+        search_ms.append(1000 * (time.perf_counter() - t0))
+        t0 = time.perf_counter()
+        refused += qa.ask(q).refused
+        ask_ms.append(1000 * (time.perf_counter() - t0))
+
+    def summary(xs):
+        return {"p50": round(percentile(xs, 50), 1), "p95": round(percentile(xs, 95), 1), "max": round(max(xs), 1)}
+
+    def median(key):
+        return round(sorted(c[key] for c in cold)[len(cold) // 2], 2)
+
+    result = {
+        "index": qa.snapshot.counts,
+        "questions": len(qs),
+        "refused": refused,
+        "search_ms": summary(search_ms),
+        "ask_ms": summary(ask_ms),
+        "cold_start_s": {k: median(k) for k in ("wall_s", "import_s", "load_s", "first_answer_s")},
+    }
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(json.dumps(result, indent=2))
+    print(json.dumps(result, indent=2))
+
+
+if __name__ == "__main__":
+    main()
