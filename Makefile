@@ -1,6 +1,6 @@
 # The two commands of qa. Both set everything up first and are quick when it's done.
 #   make run    set up, index corpus/, open the chat on http://127.0.0.1:7860
-#   make test   set up (incl. headless Chromium), run the whole test suite
+#   make test   set up (incl. headless Chromium and a tiny test LLM), run the whole test suite
 .PHONY: run test setup index lint format eval bench-setup bench-build bench-update bench-query bench-scale bench-load clean
 
 VENV := .venv
@@ -13,7 +13,7 @@ run: setup
 	@$(QA) serve
 
 test:
-	@bash scripts/setup.sh --browser
+	@bash scripts/setup.sh --test
 	@$(VENV)/bin/python -m pytest $(PYTEST_ARGS)
 
 index: setup

@@ -11,6 +11,10 @@ from pathlib import Path
 from .config import Settings
 
 EXIT_OK, EXIT_ERROR, EXIT_USAGE = 0, 1, 2
+LLM_HELP = (
+    "language model for answers written in sentences, every quote checked: a .gguf file, "
+    "ollama:MODEL or openai:MODEL@URL (default: $QA_LLM; none: extractive quotes only)"
+)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -22,11 +26,12 @@ def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.WARNING, format="%(message)s")
     for noisy in ("faiss.loader", "httpx", "urllib3"):
         logging.getLogger(noisy).setLevel(logging.ERROR)
+    from .llm import LLMUnavailable
     from .store import IndexError_
 
     try:
         return args.func(args)
-    except IndexError_ as exc:
+    except (IndexError_, LLMUnavailable) as exc:
         print(f"qa: {exc}", file=sys.stderr)
         return EXIT_ERROR
     except (FileNotFoundError, ValueError) as exc:
@@ -67,6 +72,7 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--port", type=int, default=7860, help="port (default: %(default)s)")
     p.add_argument("--share", action="store_true", help="also open a public Gradio share link (off by default)")
     p.add_argument("--no-watch", action="store_true", help="don't watch the corpus folder for changes")
+    p.add_argument("--llm", default=d.llm, metavar="MODEL", help=LLM_HELP)
     p.set_defaults(func=cmd_serve)
 
     p = sub.add_parser("ask", help="answer a question (or one per line from standard input)")
@@ -74,6 +80,10 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--index", type=Path, default=d.index_dir, help="index folder (default: %(default)s)")
     p.add_argument("-k", type=int, default=d.k, help="passages to read (default: %(default)s)")
     p.add_argument("--json", action="store_true", help="print one JSON object per answer")
+    p.add_argument("--llm", default=d.llm, metavar="MODEL", help=LLM_HELP)
+    p.add_argument(
+        "--chat", action="store_true", help="standard input is one conversation: a question may follow up the last"
+    )
     p.set_defaults(func=cmd_ask)
 
     p = sub.add_parser("eval", help="measure retrieval, answers and refusals on labelled questions")
@@ -86,6 +96,7 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--suite", action="append", help="run only these suites (squad2, seed-heldout, bbc-heldout)")
     p.add_argument("--limit", type=int, default=None, help="questions per suite, sampled (quick runs)")
     p.add_argument("--json", type=Path, default=None, metavar="FILE", help="also write the results as JSON")
+    p.add_argument("--llm", default=None, metavar="MODEL", help="also evaluate generative answers with this model")
     p.set_defaults(func=cmd_eval)
 
     p = sub.add_parser("info", help="what is in the index")
@@ -155,12 +166,15 @@ def cmd_serve(args) -> int:
     from .engine import QA
     from .indexing import Indexer
 
-    settings = Settings(corpus_dir=args.corpus, index_dir=args.index)
+    settings = Settings(corpus_dir=args.corpus, index_dir=args.index, llm=args.llm)
     indexer = Indexer(settings)
     report = indexer.build(wait=60, on_message=lambda line: print(line, file=sys.stderr))
     args.json = False
     _print_report(args, report)
-    qa = QA.load(args.index, embedder=indexer.embedder)  # the model loads once for both
+    qa = QA.load(args.index, settings=settings, embedder=indexer.embedder)  # the model loads once for both
+    if qa.llm is not None and hasattr(qa.llm, "load"):
+        print(f"qa: loading the language model {args.llm}", file=sys.stderr)
+        qa.llm.load()
 
     from ui.app import create_app, launch
 
@@ -173,17 +187,18 @@ def cmd_serve(args) -> int:
 def cmd_ask(args) -> int:
     from .engine import QA, InvalidQuestion
 
-    qa = QA.load(args.index)
+    qa = QA.load(args.index, settings=Settings(llm=args.llm))
     if args.question is not None:
         questions = [args.question]
     else:
         questions = (line.rstrip("\n") for line in sys.stdin)
     status = EXIT_OK
+    session = qa.session() if args.chat else None
     for question in questions:
         if args.question is None and not question.strip():
             continue
         try:
-            answer = qa.ask(question, k=args.k)
+            answer = session.ask(question, k=args.k) if session else qa.ask(question, k=args.k)
         except InvalidQuestion as exc:
             status = EXIT_ERROR
             if args.json:
@@ -200,11 +215,18 @@ def cmd_ask(args) -> int:
 
 def _render(answer, show_question: bool) -> str:
     lines = [f"Q: {answer.question}"] if show_question else []
+    if answer.standalone_question:
+        lines.append(f"(read as: {answer.standalone_question})")
     lines.append(answer.answer)
     if answer.citations:
         lines.append("")
         for c in answer.citations:
-            lines.append(f"[{c.n}] {c.title} — {c.source}, characters {c.start}–{c.end}")
+            moved = "  (re-attributed: the model named another passage)" if c.reattributed else ""
+            lines.append(f"[{c.n}] {c.title} — {c.source}, characters {c.start}–{c.end}{moved}")
+    if answer.mode == "fallback":
+        lines.append("(the model's answer could not be checked against the articles; these are qa's own quotes)")
+    if answer.quotes and answer.quotes.get("removed"):
+        lines.append(f"({answer.quotes['removed']} quote(s) removed: not found in the articles)")
     lines.append("")
     return "\n".join(lines)
 
@@ -220,7 +242,9 @@ def cmd_eval(args) -> int:
     if not suites:
         print("qa: no evaluation data found (see --squad, --bbc, --shared)", file=sys.stderr)
         return EXIT_ERROR
-    settings = Settings()
+    settings = Settings(llm=None)
+    if args.llm and args.limit is None:
+        print("qa: generative answers take seconds each; consider --limit N", file=sys.stderr)
     results = []
     embedder = None
     for suite in suites:
@@ -228,7 +252,9 @@ def cmd_eval(args) -> int:
         from .embedding import Embedder
 
         embedder = embedder or Embedder(settings.model, batch_size=settings.batch_size)
-        results.append(evaluate(suite, args.work / "indexes", settings, embedder=embedder, limit=args.limit))
+        results.append(
+            evaluate(suite, args.work / "indexes", settings, embedder=embedder, limit=args.limit, llm=args.llm)
+        )
     print(format_table(results))
     if args.json:
         args.json.parent.mkdir(parents=True, exist_ok=True)

@@ -78,6 +78,18 @@ class Settings:
     """Calibrated probability below which qa refuses (see docs/evaluation.md)."""
     max_question_chars: int = 1000
 
+    # --- generative mode (optional; extractive stays the default and the fallback) ---
+    llm: str | None = field(default_factory=lambda: os.environ.get("QA_LLM") or None)
+    """Language model for answers written in sentences: a .gguf file path, 'ollama:MODEL' or
+    'openai:MODEL@URL'; $QA_LLM by default; None = extractive answers only."""
+    llm_passages: int = 4
+    """Passages put in the model's prompt (each costs ~200 prompt tokens: ~5 s on 2 cores)."""
+    llm_max_tokens: int = 320
+    llm_context_tokens: int = 4096
+    llm_temperature: float = 0.0
+    llm_threads: int = 0
+    """CPU threads for llama.cpp; 0 = all cores."""
+
     def replace(self, **changes) -> Settings:
         return replace(self, **changes)
 

@@ -5,15 +5,16 @@ from __future__ import annotations
 import threading
 import time
 import unicodedata
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
-from typing import Protocol
+from typing import Any, Protocol
 
 import numpy as np
 
-from .answering import Answerer
+from .answering import Answerer, Selection
 from .config import INDEX_SHAPING, Settings
 from .embedding import Embedder
+from .followup import carry_over, rewrite_with_model
 from .indexing import BuildReport, Indexer
 from .retrieval import Retriever
 from .store import IndexIncompatible, IndexStore, Snapshot
@@ -44,10 +45,12 @@ class QA:
         snapshot: Snapshot,
         embedder: Embedder | None = None,
         encoder: QueryEncoder | None = None,
+        llm: Any = None,
     ):
         if embedder is None and encoder is None:
             raise ValueError("QA needs an embedder or a query encoder")
         self.settings = settings
+        self._llm = llm
         self._embedder = embedder
         self.encoder: QueryEncoder = encoder or embedder
         """What embeds questions: the ONNX export when there is one, else the PyTorch model."""
@@ -58,9 +61,16 @@ class QA:
 
     @classmethod
     def load(
-        cls, index_dir: str | Path = "index", settings: Settings | None = None, embedder: Embedder | None = None
+        cls,
+        index_dir: str | Path = "index",
+        settings: Settings | None = None,
+        embedder: Embedder | None = None,
+        llm: Any = None,
     ) -> QA:
-        """Open the index in `index_dir` with the model it was built with."""
+        """Open the index in `index_dir` with the model it was built with.
+
+        `llm`: a LangChain chat model for generative answers (else `settings.llm`, loaded on first use).
+        """
         store = IndexStore(index_dir)
         manifest = store.read_manifest()
         settings = (settings or Settings()).replace(index_dir=Path(index_dir))
@@ -86,7 +96,7 @@ class QA:
             )
         encoder = encoder or embedder
         snapshot = store.open(expect_model=settings.model, expect_dim=encoder.dim)
-        return cls(settings, snapshot, embedder, encoder)
+        return cls(settings, snapshot, embedder, encoder, llm=llm)
 
     @property
     def embedder(self) -> Embedder:
@@ -96,6 +106,22 @@ class QA:
                 s = self.settings
                 self._embedder = Embedder(s.model, device=s.device, batch_size=s.batch_size)
         return self._embedder
+
+    @property
+    def llm(self):
+        """The chat model of the generative mode (None when none is configured)."""
+        if self._llm is None and self.settings.llm:
+            from .llm import chat_model
+
+            with self._swap:
+                if self._llm is None:
+                    self._llm = chat_model(self.settings.llm, self.settings)
+        return self._llm
+
+    @property
+    def generative(self) -> bool:
+        """Whether answers are written by a language model (quotes checked) by default."""
+        return self._llm is not None or bool(self.settings.llm)
 
     @property
     def snapshot(self) -> Snapshot:
@@ -127,27 +153,149 @@ class QA:
         vector = self.encoder.embed_queries([question])[0]
         return Retriever(snapshot, None, self.settings).search(question, k, query_vector=vector).passages
 
-    def ask(self, question: str, k: int | None = None) -> Answer:
+    def ask(
+        self,
+        question: str,
+        k: int | None = None,
+        history: Sequence[tuple[str, str]] = (),
+        mode: str | None = None,
+    ) -> Answer:
+        """Answer `question`; `history` holds earlier (question, answer) turns for follow-ups.
+
+        `mode`: "extractive" (quotes picked by qa), "generative" (written by the language
+        model, quotes checked), or None: generative when a model is configured.
+        """
+        answer = None
+        for event in self.stream(question, k=k, history=history, mode=mode):
+            if isinstance(event, Answer):
+                answer = event
+        assert answer is not None
+        return answer
+
+    def stream(
+        self,
+        question: str,
+        k: int | None = None,
+        history: Sequence[tuple[str, str]] = (),
+        mode: str | None = None,
+    ) -> Iterator[str | Citation | Answer]:
+        """Like `ask`, step by step: text as the model writes it (str), each quote once it
+        is verified (`Citation`, provisional numbering), and last the final `Answer`."""
         t0 = time.perf_counter()
         question = self._clean(question)
+        generative = self.generative if mode is None else mode == "generative"
+        if mode not in (None, "extractive", "generative"):
+            raise ValueError(f"unknown answer mode {mode!r}: use 'extractive' or 'generative'")
+        if generative and self.llm is None:
+            raise ValueError("generative answers need a language model: set `llm` (e.g. qa ask --llm MODEL.gguf)")
+        standalone = self._standalone(question, history, generative)
         snapshot = self._snapshot
-        vector = self.encoder.embed_queries([question])[0]
+        vector = self.encoder.embed_queries([standalone])[0]
         t1 = time.perf_counter()
-        passages = Retriever(snapshot, None, self.settings).search(question, k, query_vector=vector).passages
+        passages = Retriever(snapshot, None, self.settings).search(standalone, k, query_vector=vector).passages
         t2 = time.perf_counter()
-        selection = Answerer(snapshot, self.settings).select(question, vector, passages)
+        selection = Answerer(snapshot, self.settings).select(standalone, vector, passages)
         citations = verified(snapshot, selection.citations)
         t3 = time.perf_counter()
-        timings = {
-            "embed_ms": (t1 - t0) * 1000,
-            "retrieve_ms": (t2 - t1) * 1000,
-            "answer_ms": (t3 - t2) * 1000,
-            "total_ms": (t3 - t0) * 1000,
-        }
+        timings = {"embed_ms": (t1 - t0) * 1000, "retrieve_ms": (t2 - t1) * 1000, "answer_ms": (t3 - t2) * 1000}
+        rewritten = standalone if standalone != question else None
+        # The calibrated refusal decides for both modes: a model shown passages that
+        # don't answer is the likeliest to invent something, and asking it costs seconds.
+        if not citations or not generative:
+            answer = self._extractive(question, selection, citations, timings, t0)
+            answer.standalone_question = rewritten
+            yield answer
+            return
+        yield from self._generate(question, rewritten, passages, selection, citations, timings, t0)
+
+    def chat(self, messages: Sequence[dict], k: int | None = None, mode: str | None = None) -> Answer:
+        """Answer the last user message of a conversation (`{"role", "content"}` dicts)."""
+        turns: list[tuple[str, str]] = []
+        pending: str | None = None
+        for m in messages:
+            role, content = m.get("role"), str(m.get("content") or "")
+            if role == "user":
+                if pending is not None:
+                    turns.append((pending, ""))
+                pending = content
+            elif role == "assistant" and pending is not None:
+                turns.append((pending, content))
+                pending = None
+        if pending is None:
+            raise InvalidQuestion("the conversation has no user question to answer")
+        if not (self.generative if mode is None else mode == "generative"):
+            # The rule-based rewrite needs each earlier question to stand alone too.
+            standalone: list[str] = []
+            for q, _ in turns:
+                standalone.append(carry_over(q, standalone))
+            turns = [(q, a) for q, (_, a) in zip(standalone, turns, strict=True)]
+        return self.ask(pending, k=k, history=turns, mode=mode)
+
+    def session(self, mode: str | None = None) -> ChatSession:
+        """A conversation that remembers its questions, so follow-ups work."""
+        return ChatSession(self, mode)
+
+    def _standalone(self, question: str, history: Sequence[tuple[str, str]], generative: bool) -> str:
+        if not history:
+            return question
+        if generative:
+            return self._clean(rewrite_with_model(question, history, self.llm))
+        return self._clean(carry_over(question, [q for q, _ in history]))
+
+    def _extractive(
+        self, question: str, selection: Selection, citations: list[Citation], timings: dict, t0: float
+    ) -> Answer:
+        timings["total_ms"] = (time.perf_counter() - t0) * 1000
         if not citations:
-            text = refusal_text(snapshot.counts["documents"])
+            text = refusal_text(self._snapshot.counts["documents"])
             return Answer(question, text, True, [], timings, selection.confidence)
         return Answer(question, compose(citations), False, citations, timings, selection.confidence)
+
+    def _generate(
+        self,
+        question: str,
+        rewritten: str | None,
+        passages: list[Passage],
+        selection: Selection,
+        extractive: list[Citation],
+        timings: dict,
+        t0: float,
+    ) -> Iterator[str | Citation | Answer]:
+        from .generation import GroundedGenerator, Prompted
+
+        snapshot = self._snapshot
+        shown = passages[: self.settings.llm_passages]
+        prompted = Prompted(shown, {p.doc_id: snapshot.document_text(p.doc_id) for p in shown})
+        generator = GroundedGenerator(self.llm)
+        t_start = time.perf_counter()
+        first_token = None
+        text = ""
+        for event in generator.stream(rewritten or question, prompted):
+            if isinstance(event, str):
+                text += event
+                first_token = first_token or time.perf_counter()
+            yield event
+        checked, said_unanswered = generator.finish(text, prompted)
+        t_end = time.perf_counter()
+        timings["first_token_ms"] = ((first_token or t_end) - t_start) * 1000
+        timings["generate_ms"] = (t_end - t_start) * 1000
+        timings["total_ms"] = (t_end - t0) * 1000
+        counts = checked.counts()
+        sound = bool(checked.citations) and all(_verbatim(snapshot, c) for c in checked.citations)
+        if sound:
+            yield Answer(
+                question, checked.text, False, checked.citations, timings, selection.confidence,
+                rewritten, "generative", counts,
+            )  # fmt: skip
+        elif said_unanswered:
+            text = refusal_text(snapshot.counts["documents"])
+            yield Answer(question, text, True, [], timings, selection.confidence, rewritten, "generative", counts)
+        else:
+            # Nothing the model wrote could be checked: show the sentences that answer instead.
+            yield Answer(
+                question, compose(extractive), False, extractive, timings, selection.confidence,
+                rewritten, "fallback", counts,
+            )  # fmt: skip
 
     def info(self) -> dict:
         return self._snapshot.describe()
@@ -192,15 +340,31 @@ class QA:
         return cleaned
 
 
+class ChatSession:
+    """A conversation with a `QA`: each question may lean on the ones before it."""
+
+    def __init__(self, qa: QA, mode: str | None = None):
+        self.qa = qa
+        self.mode = mode
+        self.turns: list[tuple[str, str]] = []
+        """(stand-alone question, answer text) per turn."""
+
+    def ask(self, question: str, k: int | None = None) -> Answer:
+        answer = self.qa.ask(question, k=k, history=self.turns, mode=self.mode)
+        self.turns.append((answer.standalone_question or answer.question, answer.answer))
+        return answer
+
+
+def _verbatim(snapshot: Snapshot, c: Citation) -> bool:
+    found = snapshot.document_by_source(c.source)
+    return found is not None and 0 <= c.start < c.end <= len(found[2]) and found[2][c.start : c.end] == c.quote
+
+
 def verified(snapshot: Snapshot, citations: list[Citation]) -> list[Citation]:
     """Only citations whose quote is exactly `document.text[start:end]`, renumbered."""
     out = []
     for c in citations:
-        found = snapshot.document_by_source(c.source)
-        if found is None:
-            continue
-        _, _, text = found
-        if 0 <= c.start < c.end <= len(text) and text[c.start : c.end] == c.quote:
+        if _verbatim(snapshot, c):
             c.n = len(out) + 1
             out.append(c)
     return out

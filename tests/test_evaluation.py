@@ -1,6 +1,9 @@
 from __future__ import annotations
 
 from conftest import DATA
+from langchain_core.language_models.chat_models import BaseChatModel
+from langchain_core.messages import AIMessage
+from langchain_core.outputs import ChatGeneration, ChatResult
 
 from qa import QA
 from qa.evaluation import format_table, metrics, own_questions, run, squad_to_corpus
@@ -33,3 +36,31 @@ def test_own_question_files_are_well_formed():
         assert sum(q.answerable for q in questions) >= 10
         assert sum(not q.answerable for q in questions) >= 5
         assert all(q.answers and q.source for q in questions if q.answerable)
+
+
+class _QuotingModel(BaseChatModel):
+    """Scripted: quotes the first words of passage 1 correctly and invents a second quote."""
+
+    @property
+    def _llm_type(self) -> str:
+        return "quoting-test-model"
+
+    def _generate(self, messages, stop=None, run_manager=None, **kwargs) -> ChatResult:
+        prompt = str(messages[-1].text)
+        first = prompt.split("[1] (", 1)[1].split("\n", 1)[1]
+        words = " ".join(first.split()[:8])
+        reply = f'The article says "{words}" [1] and "nothing like this sentence appears anywhere" [2].'
+        return ChatResult(generations=[ChatGeneration(message=AIMessage(content=reply))])
+
+
+def test_generative_faithfulness_metrics(seed_index, embedder):
+    questions = [q for q in own_questions(DATA / "questions" / "seed.json")][:6]
+    qa = QA.load(seed_index, embedder=embedder, llm=_QuotingModel())
+    outcomes = run(qa, questions, progress=False, mode="generative")
+    m = metrics(outcomes)
+    answered = [o for o in outcomes if not o.refused]
+    assert answered and m["written_share"] == 1.0
+    # One quote of two is real in every written answer.
+    assert m["model_quotes"]["removed"] == len(answered)
+    assert m["quotes_verified"] == 0.5
+    assert "quotes verified" in format_table([{"suite": "seed (generative)", **m}])

@@ -19,6 +19,7 @@ from qa.store import IndexStore
 pytestmark = pytest.mark.slow
 
 KILLS = 10
+ARTICLES = 200  # a few hundred articles' worth of rebuild, so the kills land at many stages
 
 
 def _derived_articles(corpus, count: int) -> None:
@@ -50,7 +51,7 @@ def test_sigkill_during_rebuild_never_loses_the_index(tmp_path, settings, embedd
     corpus, index = tmp_path / "corpus", tmp_path / "index"
     copy_seed(corpus)
     Indexer(settings, embedder).build(corpus, index, progress=False)
-    _derived_articles(corpus, 60)
+    _derived_articles(corpus, ARTICLES)
 
     # Time one full rebuild in a child process, to spread the kills over all of it.
     command = [sys.executable, "-m", "qa", "index", "--corpus", str(corpus), "--index", str(index), "--rebuild", "-q"]
@@ -87,7 +88,7 @@ def test_sigkill_during_rebuild_never_loses_the_index(tmp_path, settings, embedd
 
     # The next build completes, is consistent and leaves nothing behind.
     report = Indexer(settings, embedder).build(corpus, index, rebuild=True, progress=False)
-    assert report.documents == 61 and not report.skipped
+    assert report.documents == ARTICLES + 1 and not report.skipped
     _assert_usable(index, embedder)
     leftovers = [p.name for p in index.iterdir() if p.name.startswith(".tmp-") or p.name.startswith(".CURRENT.")]
     assert leftovers == []

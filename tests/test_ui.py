@@ -173,7 +173,7 @@ def test_chat_in_a_real_browser(server, tmp_path):
     from pathlib import Path
 
     if not os.path.exists(CHROMIUM):
-        pytest.fail("Debian's chromium is missing: run `make test` (scripts/setup.sh --browser) to install it")
+        pytest.fail("Debian's chromium is missing: run `make test` (scripts/setup.sh --test) to install it")
     from playwright.sync_api import sync_playwright
 
     artifacts = Path(__file__).parent / "artifacts"

@@ -24,6 +24,7 @@ from qa.config import SUPPORTED_SUFFIXES, Settings
 from qa.corpus import add_file
 from qa.engine import QA, InvalidQuestion, plural
 from qa.indexing import BuildReport
+from qa.types import Answer, Citation
 
 log = logging.getLogger("qa.ui")
 
@@ -81,7 +82,7 @@ class ChatApp:
 
     # -- chat --------------------------------------------------------------
 
-    def respond(self, message: str, history: list, answers: dict):
+    def respond(self, message: str, history: list, answers: dict, written: bool = True):
         history = list(history or [])
         answers = dict(answers or {})
         message = message or ""
@@ -89,8 +90,21 @@ class ChatApp:
         history.append({"role": "assistant", "content": "*Searching the articles…*"})
         index = len(history) - 1
         yield history, answers, gr.update(), ""
+        mode = "generative" if self.qa.generative and written else "extractive"
+        answer = None
         try:
-            answer = self.qa.ask(message)
+            text, checked = "", 0
+            for event in self.qa.stream(message, history=self._turns(answers), mode=mode):
+                if isinstance(event, str):  # the model writing: shown as plain text until checked
+                    text += event
+                elif isinstance(event, Citation):
+                    checked += 1
+                else:
+                    answer = event
+                    break
+                note = f"\n\n*✓ {plural(checked, 'quote')} checked so far*" if checked else ""
+                history[index]["content"] = f"✍️ {as_text(text)}{note}"
+                yield history, answers, gr.update(), ""
         except InvalidQuestion as exc:
             history[index]["content"] = f"⚠️ {as_text(str(exc)[:200])}"
             yield history, answers, gr.update(), ""
@@ -109,13 +123,28 @@ class ChatApp:
             )
             yield history, answers, render_sources(self.qa, answer.to_dict()), ""
             return
+        if answer.mode == "generative":
+            history[index]["content"] = render_written(answer)
+            yield history, answers, render_sources(self.qa, answer.to_dict()), ""
+            return
         parts: list[str] = []
+        if answer.mode == "fallback":
+            parts.append("*The model's answer could not be checked against the articles; these sentences answer:*")
         for c in answer.citations:  # stream quote by quote
             parts.append(f"> “{as_text(c.quote)}” **[{c.n}]**\n>\n> — *{as_text(c.title)}*")
             history[index]["content"] = "\n\n".join(parts)
             yield history, answers, gr.update(), ""
             time.sleep(0.05)
         yield history, answers, render_sources(self.qa, answer.to_dict()), ""
+
+    @staticmethod
+    def _turns(answers: dict) -> list[tuple[str, str]]:
+        """Earlier (question, answer) pairs of this chat, oldest first, for follow-up questions."""
+        turns = []
+        for key in sorted(answers, key=int):
+            a = answers[key]
+            turns.append((a.get("standalone_question") or a["question"], a["answer"]))
+        return turns
 
     def select(self, answers: dict, evt: gr.SelectData):
         index = evt.index[0] if isinstance(evt.index, list | tuple) else evt.index
@@ -195,6 +224,15 @@ class ChatApp:
                             autofocus=True,
                         )
                         ask = gr.Button("Ask", variant="primary", scale=1, elem_id="qa-ask")
+                    if self.qa.generative:
+                        written = gr.Checkbox(
+                            value=True,
+                            label=f"Answer in sentences with a language model ({Path(str(self.settings.llm)).name}); "
+                            "every quote it writes is checked",
+                            elem_id="qa-written",
+                        )
+                    else:
+                        written = gr.State(False)
                     gr.Examples(EXAMPLES, inputs=box, label="Try")
                 with gr.Column(scale=2):
                     with gr.Tab("Sources"):
@@ -219,8 +257,9 @@ class ChatApp:
                             elem_id="qa-articles",
                         )
             outputs = [chatbot, answers, sources, box]
-            box.submit(self.respond, [box, chatbot, answers], outputs, api_name="ask_stream", show_progress="hidden")
-            ask.click(self.respond, [box, chatbot, answers], outputs, api_name=False, show_progress="hidden")
+            inputs = [box, chatbot, answers, written]
+            box.submit(self.respond, inputs, outputs, api_name="ask_stream", show_progress="hidden")
+            ask.click(self.respond, inputs, outputs, api_name=False, show_progress="hidden")
             chatbot.select(self.select, [answers], [sources], api_name=False)
             uploads.upload(self.upload, [uploads], [upload_log, status, table], api_name="upload")
             gr.Timer(3).tick(self.refresh, None, [status, table], api_name=False, show_progress="hidden")
@@ -241,7 +280,11 @@ def render_sources(qa: QA, answer: dict) -> str:
     if answer.get("refused"):
         return f'<p class="qa-refused">No sources: the articles don\'t answer “{esc(answer["question"])}”.</p>'
     blocks = []
+    written = answer.get("mode") == "generative"
+    if answer.get("standalone_question"):
+        blocks.append(f'<p class="qa-source-meta">Searched as: “{esc(answer["standalone_question"])}”</p>')
     for c in answer["citations"]:
+        moved = " · re-attributed: the model named another passage" if c.get("reattributed") else ""
         try:
             before, quote, after = qa.context(c["source"], c["start"], c["end"])
         except KeyError:  # the article left the index since this answer
@@ -249,10 +292,32 @@ def render_sources(qa: QA, answer: dict) -> str:
         blocks.append(
             f'<div class="qa-source"><div class="qa-source-head">[{c["n"]}] {esc(c["title"])}</div>'
             f'<div class="qa-source-meta">{esc(c["source"])} · characters {c["start"]}–{c["end"]} · '
-            f"confidence {c['score']:.2f}</div>"
+            f"{'similarity' if written else 'confidence'} {c['score']:.2f}{moved}</div>"
             f'<p class="qa-context">{esc(before)}<mark>{esc(quote)}</mark>{esc(after)}</p></div>'
         )
     return f'<div class="qa-sources" data-question="{esc(answer["question"])}">{"".join(blocks)}</div>'
+
+
+def render_written(answer: Answer) -> str:
+    """A generative answer as Markdown: the model's prose as text, each checked quote marked."""
+    markers = {f"“{c.quote}” [{c.n}]": c for c in answer.citations}
+    out, pos = [], 0
+    if markers:
+        pattern = re.compile("|".join(re.escape(m) for m in sorted(markers, key=len, reverse=True)))
+        for m in pattern.finditer(answer.answer):
+            c = markers[m.group(0)]
+            out.append(as_text(answer.answer[pos : m.start()]))
+            out.append(f"“*{as_text(c.quote)}*” **[{c.n}]**")
+            pos = m.end()
+    out.append(as_text(answer.answer[pos:]))
+    notes = ["*Written by a language model; every quoted passage was checked word for word against the articles.*"]
+    removed = (answer.quotes or {}).get("removed", 0)
+    if removed:
+        verb = "was" if removed == 1 else "were"
+        notes.append(
+            f"*{plural(removed, 'quote')} the model wrote could not be found in the articles and {verb} removed.*"
+        )
+    return "".join(out) + "\n\n" + "  \n".join(notes)
 
 
 def create_app(qa: QA, corpus_dir: Path, watch: bool = True):

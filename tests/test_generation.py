@@ -1,0 +1,190 @@
+"""Generative mode with scripted LangChain chat models over the real seed index:
+verified quotes, re-attribution, removal, refusals, fallback, streaming, follow-ups."""
+
+from __future__ import annotations
+
+import pytest
+from conftest import SEED
+from langchain_core.language_models.fake_chat_models import FakeListChatModel, GenericFakeChatModel
+from langchain_core.messages import AIMessage
+
+from qa import QA, Answer, Citation
+from qa.followup import carry_over, leans_on_context
+
+SEED_TEXT = SEED.read_text(encoding="utf-8")
+ANNOUNCED = (
+    "Russia announced on Mar. 25 that it planned to deploy missile defense systems and military drones "
+    "on the disputed Kuril Islands by the end of the year"
+)
+QUESTION = "What did Russia announce on Mar. 25?"
+
+
+def scripted(*replies: str) -> GenericFakeChatModel:
+    """A chat model that streams these replies word by word, one per call, and fails if called again."""
+    return GenericFakeChatModel(messages=iter([AIMessage(content=r) for r in replies]))
+
+
+@pytest.fixture
+def make_qa(seed_index, embedder):
+    def make(llm):
+        return QA.load(seed_index, embedder=embedder, llm=llm)
+
+    return make
+
+
+def _assert_verbatim(answer: Answer) -> None:
+    for c in answer.citations:
+        assert SEED_TEXT[c.start : c.end] == c.quote
+
+
+def _number_of_passage_with(qa: QA, text: str, question: str = QUESTION) -> tuple[int, int]:
+    """(1-based number of a passage containing `text`, of one that doesn't) in the prompt."""
+    passages = qa.search(question)[: qa.settings.llm_passages]
+    having = [n for n, p in enumerate(passages, 1) if text in p.text]
+    lacking = [n for n, p in enumerate(passages, 1) if text not in p.text]
+    assert having and lacking, "the seed index should give several passages"
+    return having[0], lacking[0]
+
+
+def test_verified_quotes_become_citations(make_qa):
+    qa = make_qa(None)
+    n, _ = _number_of_passage_with(qa, ANNOUNCED)
+    # Curly quotes, a re-flowed space and a lower-case start: still the article's words.
+    written = ANNOUNCED.replace("missile defense", "missile  defense")
+    qa = make_qa(scripted(f"Russia said it “{written}” [{n}]."))
+    answer = qa.ask(QUESTION)
+    assert answer.mode == "generative" and not answer.refused
+    (c,) = answer.citations
+    assert c.quote == ANNOUNCED and not c.reattributed
+    _assert_verbatim(answer)
+    assert answer.answer == f"Russia said it “{ANNOUNCED}” [1]."
+    assert answer.quotes == {"verified": 1, "reattributed": 0, "removed": 0}
+    assert answer.to_dict()["mode"] == "generative"
+
+
+def test_invented_quote_is_cut_and_misattributed_one_is_moved(make_qa):
+    qa = make_qa(None)
+    right, wrong = _number_of_passage_with(qa, ANNOUNCED)
+    invented = "Japan will buy Russian gas from the Kuril Islands next year"
+    qa = make_qa(scripted(f'It "{ANNOUNCED}" [{wrong}]. Tokyo replied that "{invented}" [{right}].'))
+    answer = qa.ask(QUESTION)
+    _assert_verbatim(answer)
+    assert [c.quote for c in answer.citations] == [ANNOUNCED]
+    assert answer.citations[0].reattributed
+    assert invented not in answer.answer and invented not in str(answer.to_dict()["citations"])
+    assert "[quote removed: not found in the articles]" in answer.answer
+    assert answer.quotes == {"verified": 0, "reattributed": 1, "removed": 1}
+
+
+def test_model_saying_the_passages_dont_answer_is_a_refusal(make_qa):
+    answer = make_qa(scripted("NOT IN THE ARTICLES")).ask(QUESTION)
+    assert answer.refused and answer.citations == [] and answer.mode == "generative"
+    assert "don't say" in answer.answer
+
+
+def test_unchecked_prose_falls_back_to_extractive_quotes(make_qa):
+    answer = make_qa(scripted("Russia is moving weapons to some islands, which upset Japan.")).ask(QUESTION)
+    assert answer.mode == "fallback" and not answer.refused
+    assert answer.citations and ANNOUNCED in answer.citations[0].quote
+    assert "upset Japan" not in answer.answer
+    _assert_verbatim(answer)
+
+
+def test_refused_questions_never_reach_the_model(make_qa):
+    # The scripted model has no replies: calling it would raise.
+    answer = make_qa(scripted()).ask("Who won the football World Cup in 2010?")
+    assert answer.refused and "generate_ms" not in answer.timings
+
+
+def test_stream_yields_text_then_citations_then_the_answer(make_qa):
+    qa = make_qa(None)
+    n, _ = _number_of_passage_with(qa, ANNOUNCED)
+    qa = make_qa(scripted(f'Russia said it "{ANNOUNCED}" [{n}] and nothing else.'))
+    events = list(qa.stream(QUESTION))
+    kinds = [type(e).__name__ for e in events]
+    assert kinds[0] == "str" and kinds[-1] == "Answer"
+    assert kinds.count("Answer") == 1 and kinds.count("Citation") == 1
+    cited_at = kinds.index("Citation")
+    # The citation is announced while text is still streaming, not only at the end.
+    assert "str" in kinds[cited_at + 1 : -1]
+    provisional = next(e for e in events if isinstance(e, Citation))
+    assert SEED_TEXT[provisional.start : provisional.end] == provisional.quote == ANNOUNCED
+    assert "".join(e for e in events if isinstance(e, str)).startswith("Russia said it")
+
+
+def test_generative_mode_needs_a_model(seed_qa):
+    with pytest.raises(ValueError, match="language model"):
+        seed_qa.ask(QUESTION, mode="generative")
+    with pytest.raises(ValueError, match="unknown answer mode"):
+        seed_qa.ask(QUESTION, mode="poetry")
+
+
+# -- follow-up questions -----------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("question", "leans"),
+    [
+        ("And what did Japan do then?", True),
+        ("What did he discuss there?", True),
+        ("What about China?", True),
+        ("Why?", True),
+        ("What did Russia announce on Mar. 25?", False),
+        ("Who visited Moscow before the crisis in Ukraine?", False),
+    ],
+)
+def test_which_questions_lean_on_context(question, leans):
+    assert leans_on_context(question) is leans
+
+
+def test_carry_over_appends_the_previous_subject():
+    previous = ["Who visited Moscow one year before the crisis in Ukraine?"]
+    assert carry_over("What did he discuss there?", previous) == (
+        "What did he discuss there? (visited Moscow one year crisis Ukraine)"
+    )
+    assert carry_over("What did Abe discuss in Moscow?", previous) == "What did Abe discuss in Moscow?"
+    assert carry_over("What did he discuss there?", []) == "What did he discuss there?"
+
+
+def test_extractive_follow_up_in_a_session(seed_qa):
+    evidence = "Japanese Prime Minister Shinzō Abe visited Moscow to discuss Japan-Russia collaboration"
+    alone = seed_qa.ask("What did he talk about?")
+    assert alone.refused
+
+    session = seed_qa.session()
+    first = session.ask("Who visited Moscow one year before the crisis in Ukraine?")
+    assert any(evidence in c.quote for c in first.citations)
+    follow = session.ask("What did he talk about?")
+    assert follow.standalone_question and "Moscow" in follow.standalone_question
+    assert any(evidence in c.quote for c in follow.citations)
+    assert follow.to_dict()["standalone_question"] == follow.standalone_question
+
+
+def test_chat_messages_api(seed_qa):
+    messages = [
+        {"role": "user", "content": "Who visited Moscow one year before the crisis in Ukraine?"},
+        {"role": "assistant", "content": "…"},
+        {"role": "user", "content": "What did he talk about?"},
+    ]
+    answer = seed_qa.chat(messages)
+    assert "Moscow" in answer.standalone_question and not answer.refused
+
+
+def test_generative_follow_up_is_rewritten_by_the_model(make_qa):
+    rewrite = "What did Shinzo Abe discuss in Moscow one year before the crisis in Ukraine?"
+    evidence = "Japanese Prime Minister Shinzō Abe visited Moscow to discuss Japan-Russia collaboration on a variety of fronts."
+    llm = FakeListChatModel(
+        responses=[rewrite, 'He went "to discuss Japan-Russia collaboration on a variety of fronts" [1].']
+    )
+    qa = make_qa(llm)
+    answer = qa.ask("What did he discuss there?", history=[("Who visited Moscow before the Ukraine crisis?", "Abe.")])
+    assert answer.standalone_question == rewrite
+    assert answer.mode == "generative"
+    assert answer.citations and answer.citations[0].quote in evidence
+    _assert_verbatim(answer)
+
+
+def test_a_rambling_rewrite_falls_back_to_the_rule(make_qa):
+    llm = FakeListChatModel(responses=["Sure! Here is the question:\nWhat did he discuss?", "NOT IN THE ARTICLES"])
+    answer = make_qa(llm).ask("What did he discuss there?", history=[("Who visited Moscow?", "Abe.")])
+    assert answer.standalone_question == "What did he discuss there? (visited Moscow)"
