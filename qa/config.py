@@ -82,8 +82,12 @@ class Settings:
     llm: str | None = field(default_factory=lambda: os.environ.get("QA_LLM") or None)
     """Language model for answers written in sentences: a .gguf file path, 'ollama:MODEL' or
     'openai:MODEL@URL'; $QA_LLM by default; None = extractive answers only."""
-    llm_passages: int = 4
-    """Passages put in the model's prompt (each costs ~200 prompt tokens: ~5 s on 2 cores)."""
+    llm_passages: int = 3
+    """Passages put in the model's prompt (each costs ~250 prompt tokens: ~6 s on 2 cores)."""
+    llm_may_refuse: bool = False
+    """Let the model's "NOT IN THE ARTICLES" overrule the calibrated decision to answer. Off:
+    a 1.5B model said it for 5 of 13 answerable held-out seed questions (docs/evaluation.md);
+    qa then shows its own quotes, with a note."""
     llm_max_tokens: int = 320
     llm_context_tokens: int = 4096
     llm_temperature: float = 0.0

@@ -287,11 +287,13 @@ class QA:
                 question, checked.text, False, checked.citations, timings, selection.confidence,
                 rewritten, "generative", counts,
             )  # fmt: skip
-        elif said_unanswered:
+        elif said_unanswered and self.settings.llm_may_refuse:
             text = refusal_text(snapshot.counts["documents"])
             yield Answer(question, text, True, [], timings, selection.confidence, rewritten, "generative", counts)
         else:
-            # Nothing the model wrote could be checked: show the sentences that answer instead.
+            # Nothing the model wrote could be checked (or it found no answer where qa's
+            # calibrated scores found one): show the sentences that answer instead.
+            counts["model_found_no_answer"] = int(said_unanswered)
             yield Answer(
                 question, compose(extractive), False, extractive, timings, selection.confidence,
                 rewritten, "fallback", counts,

@@ -158,11 +158,11 @@ def metrics(outcomes: list[Outcome]) -> dict:
         # shown quote checked) rather than falling back, and how many of the model's
         # quotes were found in the articles at all.
         m["written_share"] = sum(o.mode == "generative" for o in answered) / len(answered)
-        totals = {"verified": 0, "reattributed": 0, "removed": 0}
+        totals = {"verified": 0, "reattributed": 0, "removed": 0, "copied": 0}
         for o in outcomes:
             for key in totals:
                 totals[key] += (o.quote_counts or {}).get(key, 0)
-        written = sum(totals.values())
+        written = totals["verified"] + totals["reattributed"] + totals["removed"]  # in quote marks
         m["model_quotes"] = totals
         if written:
             m["quotes_verified"] = (totals["verified"] + totals["reattributed"]) / written

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import os
 import queue
+import secrets
 import threading
 from collections.abc import Iterator
 from pathlib import Path
@@ -112,6 +113,9 @@ class LlamaCppChat(BaseChatModel):
                 params.sampling.temp = self.temperature
                 params.warmup = False
                 params.verbosity = -1  # llama.cpp logs every request at info level otherwise
+                # llama.cpp's server code also listens on a random 127.0.0.1 port; qa calls it
+                # in-process, so a random key keeps other local programs off that port.
+                params.api_keys = [secrets.token_hex(16)]
                 try:
                     self._server = xllamacpp.Server(params)
                 except Exception as exc:

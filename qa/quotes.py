@@ -28,6 +28,11 @@ _BARE_REF = re.compile(r"\s*\[\s*(?:passage\s*)?\d+(?:\s*[,;]\s*(?:passage\s*)?\
 _QUOTE_MARKS = str.maketrans({"“": '"', "”": '"', "„": '"', "«": '"', "»": '"', "‘": "'", "’": "'", "‚": "'", "`": "'"})
 _EDGE_PUNCTUATION = " .,;:!?…-–—'\""
 
+MIN_COPIED_WORDS = 8
+"""A sentence of the model's prose this long that appears word for word in a passage is a
+quote without quote marks: it is shown and cited as one."""
+_SENTENCE_BREAK = re.compile(r"(?<=[.!?])(?=\s+[A-Z“\"])")
+
 MIN_UNCITED_WORDS = 5
 """A quote with no passage number is checked only from this length on; shorter ones read as
 scare quotes or titles ("the 'Kuril' question") and stay plain prose."""
@@ -43,7 +48,8 @@ class QuoteCheck:
     """Passage numbers the model gave (1-based, as in the prompt); empty if none."""
     status: str
     """`verified` (found in the cited passage), `reattributed` (found in another one),
-    `removed` (found nowhere) or `uncited` (short, no passage number: left as prose)."""
+    `removed` (found nowhere), `copied` (a sentence copied word for word without quote
+    marks, now shown as a quote) or `uncited` (short, no passage number: left as prose)."""
     citation: Citation | None = None
     passage: int | None = None
     """The passage it was found in."""
@@ -61,7 +67,7 @@ class CheckedAnswer:
     checks: list[QuoteCheck] = field(default_factory=list)
 
     def counts(self) -> dict[str, int]:
-        out = {"verified": 0, "reattributed": 0, "removed": 0}
+        out = {"verified": 0, "reattributed": 0, "removed": 0, "copied": 0}
         for c in self.checks:
             if c.status in out:
                 out[c.status] += 1
@@ -113,32 +119,20 @@ def check_quotes(text: str, passages: list[Passage], documents: dict[int, str]) 
 
     `documents` maps each passage's `doc_id` to its document text: citations carry
     offsets into the document, and `document[start:end] == quote` is checked here.
+    Whole sentences the model copied without quote marks are found too, and shown as
+    the quotes they are (small models often copy instead of quoting).
     """
     text = text.replace("\x00", "")  # reserved for qa's own markers below
     checks: list[QuoteCheck] = []
     numbers: dict[tuple[str, int], int] = {}  # (source, start) -> citation number, so a repeated quote keeps its number
     citations: list[Citation] = []
-    pieces: list[str] = []
-    pos = 0
-    for m in QUOTE_PATTERN.finditer(text):
-        written = m.group("body")
-        cited = [int(n) for n in _REF_NUMBER.findall(m.group("ref") or "")]
-        pieces.append(text[pos : m.start()])
-        pos = m.end()
-        if not cited and len(written.split()) < MIN_UNCITED_WORDS:
-            checks.append(QuoteCheck(written, cited, "uncited"))
-            pieces.append(m.group(0))
-            continue
-        found = find_quote(written, cited, passages, documents)
-        if found is None:
-            checks.append(QuoteCheck(written, cited, "removed"))
-            pieces.append("[quote removed: not found in the articles]")
-            continue
+
+    def cite(written: str, cited: list[int], found: tuple[int, int, int], status: str) -> str:
         number, start, end = found
         passage = passages[number - 1]
-        doc_text = documents[passage.doc_id]
-        quote = doc_text[start:end]
-        status = "verified" if not cited or number in cited else "reattributed"
+        quote = documents[passage.doc_id][start:end]
+        if cited and number not in cited:
+            status = "reattributed"
         key = (passage.source, start)
         if key not in numbers:
             numbers[key] = len(citations) + 1
@@ -156,8 +150,40 @@ def check_quotes(text: str, passages: list[Passage], documents: dict[int, str]) 
             )
         citation = citations[numbers[key] - 1]
         checks.append(QuoteCheck(written, cited, status, citation, number))
-        pieces.append(f"“{quote}” \x00{citation.n}\x00")
-    pieces.append(text[pos:])
+        return f"“{quote}” \x00{citation.n}\x00"
+
+    def prose(piece: str) -> str:
+        out = []
+        for part in _SENTENCE_BREAK.split(piece):
+            core = _BARE_REF.sub("", part).strip()
+            if len(core.split()) >= MIN_COPIED_WORDS:
+                cited = [int(n) for ref in _BARE_REF.findall(part) for n in _REF_NUMBER.findall(ref)]
+                found = find_quote(core, cited, passages, documents)
+                if found is not None:
+                    lead = part[: len(part) - len(part.lstrip())]
+                    trail = part[len(part.rstrip()) :]
+                    part = lead + cite(core, cited, found, "copied") + trail
+            out.append(part)
+        return "".join(out)
+
+    pieces: list[str] = []
+    pos = 0
+    for m in QUOTE_PATTERN.finditer(text):
+        written = m.group("body")
+        cited = [int(n) for n in _REF_NUMBER.findall(m.group("ref") or "")]
+        pieces.append(prose(text[pos : m.start()]))
+        pos = m.end()
+        if not cited and len(written.split()) < MIN_UNCITED_WORDS:
+            checks.append(QuoteCheck(written, cited, "uncited"))
+            pieces.append(m.group(0))
+            continue
+        found = find_quote(written, cited, passages, documents)
+        if found is None:
+            checks.append(QuoteCheck(written, cited, "removed"))
+            pieces.append("[quote removed: not found in the articles]")
+            continue
+        pieces.append(cite(written, cited, found, "verified"))
+    pieces.append(prose(text[pos:]))
     # Passage numbers the model wrote without a quote point at nothing the reader can see;
     # qa's own citation markers wait behind a placeholder until those are gone.
     cleaned = _BARE_REF.sub("", "".join(pieces))

@@ -93,3 +93,28 @@ def news_qa(news_index, embedder):
     from qa import QA
 
     return QA.load(news_index[0], embedder=embedder)
+
+
+def start_chat(root: Path, settings, embedder, llm=None, watch: bool = True) -> dict:
+    """A real chat server over a fresh index of the seed article, on a free 127.0.0.1 port.
+
+    Returns url, demo, app, corpus and qa; the caller closes `demo` (and stops the watcher).
+    """
+    import socket
+
+    from qa import QA
+    from qa.indexing import Indexer
+    from ui.app import create_app, launch
+
+    corpus, index = root / "corpus", root / "index"
+    copy_seed(corpus)
+    Indexer(settings, embedder).build(corpus, index, progress=False)
+    if llm is not None:
+        settings = settings.replace(llm="scripted-test-model")
+    qa = QA.load(index, settings=settings, embedder=embedder, llm=llm)
+    demo, app = create_app(qa, corpus, watch=watch)
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    launch(demo, port=port, block=False)
+    return {"url": f"http://127.0.0.1:{port}/", "demo": demo, "app": app, "corpus": corpus, "qa": qa}

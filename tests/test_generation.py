@@ -8,7 +8,7 @@ from conftest import SEED
 from langchain_core.language_models.fake_chat_models import FakeListChatModel, GenericFakeChatModel
 from langchain_core.messages import AIMessage
 
-from qa import QA, Answer, Citation
+from qa import QA, Answer, Citation, Settings
 from qa.followup import carry_over, leans_on_context
 
 SEED_TEXT = SEED.read_text(encoding="utf-8")
@@ -58,7 +58,7 @@ def test_verified_quotes_become_citations(make_qa):
     assert c.quote == ANNOUNCED and not c.reattributed
     _assert_verbatim(answer)
     assert answer.answer == f"Russia said it “{ANNOUNCED}” [1]."
-    assert answer.quotes == {"verified": 1, "reattributed": 0, "removed": 0}
+    assert answer.quotes == {"verified": 1, "reattributed": 0, "removed": 0, "copied": 0}
     assert answer.to_dict()["mode"] == "generative"
 
 
@@ -73,11 +73,20 @@ def test_invented_quote_is_cut_and_misattributed_one_is_moved(make_qa):
     assert answer.citations[0].reattributed
     assert invented not in answer.answer and invented not in str(answer.to_dict()["citations"])
     assert "[quote removed: not found in the articles]" in answer.answer
-    assert answer.quotes == {"verified": 0, "reattributed": 1, "removed": 1}
+    assert answer.quotes == {"verified": 0, "reattributed": 1, "removed": 1, "copied": 0}
 
 
-def test_model_saying_the_passages_dont_answer_is_a_refusal(make_qa):
+def test_model_finding_no_answer_falls_back_unless_it_may_refuse(make_qa, seed_index, embedder):
     answer = make_qa(scripted("NOT IN THE ARTICLES")).ask(QUESTION)
+    # By default the calibrated decision stands: qa's own quotes, marked as such.
+    assert answer.mode == "fallback" and not answer.refused and answer.quotes["model_found_no_answer"] == 1
+    assert ANNOUNCED in answer.citations[0].quote
+    _assert_verbatim(answer)
+
+    trusting = QA.load(
+        seed_index, settings=Settings(llm_may_refuse=True), embedder=embedder, llm=scripted("NOT IN THE ARTICLES")
+    )
+    answer = trusting.ask(QUESTION)
     assert answer.refused and answer.citations == [] and answer.mode == "generative"
     assert "don't say" in answer.answer
 

@@ -79,7 +79,7 @@ def test_verified_quote_becomes_a_citation_at_exact_offsets(passages):
         assert doc[c.start : c.end] == c.quote
         assert not c.reattributed
     assert checked.text == "The talks “resume in   spring” [1] and the team “won the cup on Sunday” [2]."
-    assert checked.counts() == {"verified": 2, "reattributed": 0, "removed": 0}
+    assert checked.counts() == {"verified": 2, "reattributed": 0, "removed": 0, "copied": 0}
 
 
 def test_misattributed_quote_is_reattributed_and_marked(passages):
@@ -95,7 +95,7 @@ def test_invented_quote_is_removed_never_cited(passages):
     assert [c.quote for c in checked.citations] == ["won the cup"]
     assert "Russian gas" not in checked.text
     assert "[quote removed: not found in the articles]" in checked.text
-    assert checked.counts() == {"verified": 1, "reattributed": 0, "removed": 1}
+    assert checked.counts() == {"verified": 1, "reattributed": 0, "removed": 1, "copied": 0}
 
 
 def test_bare_passage_numbers_and_short_uncited_quotes(passages):
@@ -118,3 +118,21 @@ def test_repeated_quote_keeps_its_number(passages):
 def test_reserved_marker_characters_in_model_text_are_ignored(passages):
     checked = check_quotes("fake \x009\x00 marker", passages, DOCS)
     assert checked.text == "fake 9 marker" and not checked.citations
+
+
+def test_sentence_copied_without_quote_marks_is_shown_as_a_quote(passages):
+    text = "The team won the cup on Sunday after a long season. Fans were happy about it all week long, they said."
+    checked = check_quotes(text, passages, DOCS)
+    (c,) = checked.citations
+    assert DOC_B[c.start : c.end] == c.quote == "The team won the cup on Sunday after a long season."
+    assert checked.checks[0].status == "copied"
+    # The copy is marked as the quote it is; the model's own sentence stays prose.
+    assert checked.text == f"“{c.quote}” [1] Fans were happy about it all week long, they said."
+    assert checked.counts()["copied"] == 1
+
+
+def test_short_or_altered_copies_stay_prose(passages):
+    checked = check_quotes(
+        "The team won the cup. The team won a cup on Sunday after a very long season.", passages, DOCS
+    )
+    assert not checked.citations

@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 import shutil
-import socket
 import time
 
 import pytest
-from conftest import SEED, copy_seed
+from conftest import SEED, start_chat
 
 pytestmark = pytest.mark.slow
 
@@ -23,30 +22,12 @@ built in 1791 by a clockmaker named &lt;script&gt;alert('pwned')&lt;/script&gt; 
 """
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @pytest.fixture(scope="module")
 def server(tmp_path_factory, settings, embedder):
-    from qa import QA
-    from qa.indexing import Indexer
-    from ui.app import create_app, launch
-
-    root = tmp_path_factory.mktemp("ui")
-    corpus, index = root / "corpus", root / "index"
-    copy_seed(corpus)
-    Indexer(settings, embedder).build(corpus, index, progress=False)
-    qa = QA.load(index, embedder=embedder)
-    demo, app = create_app(qa, corpus, watch=True)
-    port = _free_port()
-    launch(demo, port=port, block=False)
-    url = f"http://127.0.0.1:{port}/"
-    yield {"url": url, "app": app, "corpus": corpus, "qa": qa}
-    app.watcher[1].set()
-    demo.close()
+    chat = start_chat(tmp_path_factory.mktemp("ui"), settings, embedder, watch=True)
+    yield chat
+    chat["app"].watcher[1].set()
+    chat["demo"].close()
 
 
 @pytest.fixture(scope="module")

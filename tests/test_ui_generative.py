@@ -3,10 +3,8 @@ written answers stream in, checked quotes are marked, invented ones never shown,
 
 from __future__ import annotations
 
-import socket
-
 import pytest
-from conftest import SEED, copy_seed
+from conftest import SEED, start_chat
 from langchain_core.language_models.fake_chat_models import FakeListChatModel
 
 pytestmark = pytest.mark.slow
@@ -21,28 +19,15 @@ REWRITE = "What did Shinzo Abe discuss in Moscow one year before the crisis in U
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory, settings, embedder):
-    from qa import QA
-    from qa.indexing import Indexer
-    from ui.app import create_app, launch
-
-    root = tmp_path_factory.mktemp("ui-generative")
-    corpus, index = root / "corpus", root / "index"
-    copy_seed(corpus)
-    Indexer(settings, embedder).build(corpus, index, progress=False)
     replies = [
         f'Russia said it "{ANNOUNCED}" [1], and that "{INVENTED}" [1].',
         REWRITE,  # the follow-up's rewrite
         'Abe came "to discuss Japan-Russia collaboration on a variety of fronts" [1].',
     ]
     llm = FakeListChatModel(responses=replies, sleep=0.01)
-    qa = QA.load(index, settings=settings.replace(llm="scripted-test-model"), embedder=embedder, llm=llm)
-    demo, _ = create_app(qa, corpus, watch=False)
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    launch(demo, port=port, block=False)
-    yield f"http://127.0.0.1:{port}/"
-    demo.close()
+    chat = start_chat(tmp_path_factory.mktemp("ui-generative"), settings, embedder, llm=llm, watch=False)
+    yield chat["url"]
+    chat["demo"].close()
 
 
 def _text(message: dict) -> str:

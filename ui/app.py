@@ -128,7 +128,11 @@ class ChatApp:
             yield history, answers, render_sources(self.qa, answer.to_dict()), ""
             return
         parts: list[str] = []
-        if answer.mode == "fallback":
+        if answer.mode == "fallback" and (answer.quotes or {}).get("model_found_no_answer"):
+            parts.append(
+                "*The language model found no answer in the passages; these are the sentences qa judged to answer:*"
+            )
+        elif answer.mode == "fallback":
             parts.append("*The model's answer could not be checked against the articles; these sentences answer:*")
         for c in answer.citations:  # stream quote by quote
             parts.append(f"> “{as_text(c.quote)}” **[{c.n}]**\n>\n> — *{as_text(c.title)}*")
