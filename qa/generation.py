@@ -64,6 +64,7 @@ class GroundedGenerator:
         """
         text = ""
         announced: set[tuple[int, int]] = set()
+        settled: set[int] = set()  # start of each complete quote already looked up
         for chunk in self.model.stream(self.messages(question, prompted.passages)):
             piece = str(chunk.text) if hasattr(chunk, "text") else str(chunk)
             if not piece:
@@ -71,9 +72,11 @@ class GroundedGenerator:
             text += piece
             yield piece
             for m in QUOTE_PATTERN.finditer(text):
-                # A quote is complete once its passage number is closed, or text follows it.
-                if not m.group("ref") and m.end() >= len(text.rstrip()):
+                # A quote is complete once its passage number is closed, or other text follows it.
+                after = text[m.end() :].lstrip()
+                if m.start() in settled or (not m.group("ref") and (not after or after.startswith(("[", "(")))):
                     continue
+                settled.add(m.start())
                 cited = [int(n) for n in re.findall(r"\d+", m.group("ref") or "")]
                 found = find_quote(m.group("body"), cited, prompted.passages, prompted.documents)
                 if found is None:
