@@ -214,6 +214,8 @@ def cmd_ask(args) -> int:
 
 
 def _render(answer, show_question: bool) -> str:
+    from .engine import fallback_note
+
     lines = [f"Q: {answer.question}"] if show_question else []
     if answer.standalone_question:
         lines.append(f"(read as: {answer.standalone_question})")
@@ -223,12 +225,9 @@ def _render(answer, show_question: bool) -> str:
         for c in answer.citations:
             moved = "  (re-attributed: the model named another passage)" if c.reattributed else ""
             lines.append(f"[{c.n}] {c.title} — {c.source}, characters {c.start}–{c.end}{moved}")
-    if answer.mode == "fallback" and (answer.quotes or {}).get("model_found_no_answer"):
-        lines.append(
-            "(the language model found no answer in the passages; these are the sentences qa judged to answer)"
-        )
-    elif answer.mode == "fallback":
-        lines.append("(the model's answer could not be checked against the articles; these are qa's own quotes)")
+    note = fallback_note(answer)
+    if note:
+        lines.append(f"({note})")
     if answer.quotes and answer.quotes.get("removed"):
         lines.append(f"({answer.quotes['removed']} quote(s) removed: not found in the articles)")
     lines.append("")

@@ -183,11 +183,7 @@ class QA:
         is verified (`Citation`, provisional numbering), and last the final `Answer`."""
         t0 = time.perf_counter()
         question = self._clean(question)
-        generative = self.generative if mode is None else mode == "generative"
-        if mode not in (None, "extractive", "generative"):
-            raise ValueError(f"unknown answer mode {mode!r}: use 'extractive' or 'generative'")
-        if generative and self.llm is None:
-            raise ValueError("generative answers need a language model: set `llm` (e.g. qa ask --llm MODEL.gguf)")
+        generative = self._generative(mode)
         standalone = self._standalone(question, history, generative)
         snapshot = self._snapshot
         vector = self.encoder.embed_queries([standalone])[0]
@@ -223,7 +219,7 @@ class QA:
                 pending = None
         if pending is None:
             raise InvalidQuestion("the conversation has no user question to answer")
-        if not (self.generative if mode is None else mode == "generative"):
+        if not self._generative(mode):
             # The rule-based rewrite needs each earlier question to stand alone too.
             standalone: list[str] = []
             for q, _ in turns:
@@ -234,6 +230,15 @@ class QA:
     def session(self, mode: str | None = None) -> ChatSession:
         """A conversation that remembers its questions, so follow-ups work."""
         return ChatSession(self, mode)
+
+    def _generative(self, mode: str | None) -> bool:
+        """Whether `mode` (None: the configured default) means a written answer; checks it can be had."""
+        if mode not in (None, "extractive", "generative"):
+            raise ValueError(f"unknown answer mode {mode!r}: use 'extractive' or 'generative'")
+        generative = self.generative if mode is None else mode == "generative"
+        if generative and self.llm is None:
+            raise ValueError("generative answers need a language model: set `llm` (e.g. qa ask --llm MODEL.gguf)")
+        return generative
 
     def _standalone(self, question: str, history: Sequence[tuple[str, str]], generative: bool) -> str:
         if not history:
@@ -374,6 +379,15 @@ def verified(snapshot: Snapshot, citations: list[Citation]) -> list[Citation]:
 
 def compose(citations: list[Citation]) -> str:
     return "\n".join(f"“{c.quote}” [{c.n}]" for c in citations)
+
+
+def fallback_note(answer: Answer) -> str | None:
+    """Why a generative answer shows qa's own quotes instead of the model's text (None if it doesn't)."""
+    if answer.mode != "fallback":
+        return None
+    if (answer.quotes or {}).get("model_found_no_answer"):
+        return "The language model found no answer in the passages; these are the sentences qa judged to answer."
+    return "The model's answer could not be checked against the articles; these sentences answer."
 
 
 def refusal_text(documents: int) -> str:

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 
 from langchain_core.messages import BaseMessage, HumanMessage, SystemMessage
 
-from .quotes import QUOTE_PATTERN, CheckedAnswer, check_quotes, find_quote
+from .quotes import QUOTE_PATTERN, CheckedAnswer, check_quotes, citation_at, cited_numbers, find_quote
 from .types import Citation, Passage
 
 SYSTEM_PROMPT = """You answer questions about a collection of articles, using ONLY the numbered passages the user gives you.
@@ -43,9 +43,8 @@ class Prompted:
 class GroundedGenerator:
     """One component: (question, passages) → streamed text → checked answer."""
 
-    def __init__(self, model, max_passages: int = 4, max_passage_chars: int = 1200):
+    def __init__(self, model, max_passage_chars: int = 1200):
         self.model = model
-        self.max_passages = max_passages
         self.max_passage_chars = max_passage_chars
 
     def messages(self, question: str, passages: list[Passage]) -> list[BaseMessage]:
@@ -77,25 +76,13 @@ class GroundedGenerator:
                 if m.start() in settled or (not m.group("ref") and (not after or after.startswith(("[", "(")))):
                     continue
                 settled.add(m.start())
-                cited = [int(n) for n in re.findall(r"\d+", m.group("ref") or "")]
+                cited = cited_numbers(m.group("ref"))
                 found = find_quote(m.group("body"), cited, prompted.passages, prompted.documents)
-                if found is None:
+                if found is None or found[:2] in announced:
                     continue
-                number, start, end = found
-                if (number, start) in announced:
-                    continue
-                announced.add((number, start))
-                p = prompted.passages[number - 1]
-                yield Citation(
-                    n=len(announced),
-                    quote=prompted.documents[p.doc_id][start:end],
-                    source=p.source,
-                    title=p.title,
-                    start=start,
-                    end=end,
-                    score=p.dense_score if p.dense_score is not None else p.score,
-                    reattributed=bool(cited) and number not in cited,
-                )
+                announced.add(found[:2])
+                moved = bool(cited) and found[0] not in cited
+                yield citation_at(prompted.passages, prompted.documents, found, len(announced), moved)
 
     def finish(self, text: str, prompted: Prompted) -> tuple[CheckedAnswer, bool]:
         """The checked answer, and whether the model said the passages don't answer."""

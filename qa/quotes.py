@@ -54,9 +54,6 @@ class QuoteCheck:
     passage: int | None = None
     """The passage it was found in."""
 
-    def to_dict(self) -> dict:
-        return {"written": self.written, "cited": self.cited, "status": self.status, "passage": self.passage}
-
 
 @dataclass
 class CheckedAnswer:
@@ -128,36 +125,24 @@ def check_quotes(text: str, passages: list[Passage], documents: dict[int, str]) 
     citations: list[Citation] = []
 
     def cite(written: str, cited: list[int], found: tuple[int, int, int], status: str) -> str:
-        number, start, end = found
+        number, start, _ = found
         passage = passages[number - 1]
-        quote = documents[passage.doc_id][start:end]
         if cited and number not in cited:
             status = "reattributed"
         key = (passage.source, start)
         if key not in numbers:
             numbers[key] = len(citations) + 1
-            citations.append(
-                Citation(
-                    n=numbers[key],
-                    quote=quote,
-                    source=passage.source,
-                    title=passage.title,
-                    start=start,
-                    end=end,
-                    score=passage.dense_score if passage.dense_score is not None else passage.score,
-                    reattributed=status == "reattributed",
-                )
-            )
+            citations.append(citation_at(passages, documents, found, numbers[key], status == "reattributed"))
         citation = citations[numbers[key] - 1]
         checks.append(QuoteCheck(written, cited, status, citation, number))
-        return f"“{quote}” \x00{citation.n}\x00"
+        return f"“{citation.quote}” \x00{citation.n}\x00"
 
     def prose(piece: str) -> str:
         out = []
         for part in _SENTENCE_BREAK.split(piece):
             core = _BARE_REF.sub("", part).strip()
             if len(core.split()) >= MIN_COPIED_WORDS:
-                cited = [int(n) for ref in _BARE_REF.findall(part) for n in _REF_NUMBER.findall(ref)]
+                cited = cited_numbers(" ".join(_BARE_REF.findall(part)))
                 found = find_quote(core, cited, passages, documents)
                 if found is not None:
                     lead = part[: len(part) - len(part.lstrip())]
@@ -170,7 +155,7 @@ def check_quotes(text: str, passages: list[Passage], documents: dict[int, str]) 
     pos = 0
     for m in QUOTE_PATTERN.finditer(text):
         written = m.group("body")
-        cited = [int(n) for n in _REF_NUMBER.findall(m.group("ref") or "")]
+        cited = cited_numbers(m.group("ref"))
         pieces.append(prose(text[pos : m.start()]))
         pos = m.end()
         if not cited and len(written.split()) < MIN_UNCITED_WORDS:
@@ -210,6 +195,24 @@ def find_quote(
     return None
 
 
-def open_quotes(text: str) -> bool:
-    """True while `text` (a stream so far) ends inside an unfinished quote."""
-    return sum(text.count(q) for q in '"“”„«»') % 2 == 1
+def cited_numbers(ref: str | None) -> list[int]:
+    """The passage numbers in a reference the model wrote ("[2]", "[1, 3]", "(passage 2)")."""
+    return [int(n) for n in _REF_NUMBER.findall(ref or "")]
+
+
+def citation_at(
+    passages: list[Passage], documents: dict[int, str], found: tuple[int, int, int], n: int, reattributed: bool
+) -> Citation:
+    """The citation for a quote `find_quote` located: the document's own characters at its offsets."""
+    number, start, end = found
+    p = passages[number - 1]
+    return Citation(
+        n=n,
+        quote=documents[p.doc_id][start:end],
+        source=p.source,
+        title=p.title,
+        start=start,
+        end=end,
+        score=p.dense_score if p.dense_score is not None else p.score,
+        reattributed=reattributed,
+    )

@@ -22,7 +22,7 @@ import gradio as gr
 
 from qa.config import SUPPORTED_SUFFIXES, Settings
 from qa.corpus import add_file
-from qa.engine import QA, InvalidQuestion, plural
+from qa.engine import QA, InvalidQuestion, fallback_note, plural
 from qa.indexing import BuildReport
 from qa.types import Answer, Citation
 
@@ -128,12 +128,9 @@ class ChatApp:
             yield history, answers, render_sources(self.qa, answer.to_dict()), ""
             return
         parts: list[str] = []
-        if answer.mode == "fallback" and (answer.quotes or {}).get("model_found_no_answer"):
-            parts.append(
-                "*The language model found no answer in the passages; these are the sentences qa judged to answer:*"
-            )
-        elif answer.mode == "fallback":
-            parts.append("*The model's answer could not be checked against the articles; these sentences answer:*")
+        note = fallback_note(answer)
+        if note:
+            parts.append(f"*{as_text(note)}*")
         for c in answer.citations:  # stream quote by quote
             parts.append(f"> “{as_text(c.quote)}” **[{c.n}]**\n>\n> — *{as_text(c.title)}*")
             history[index]["content"] = "\n\n".join(parts)
