@@ -56,7 +56,8 @@ class Settings:
     exact_max_vectors: int = 100_000
     """Up to this many chunks the FAISS index is exact (flat); above it, IVF with 8-bit vectors."""
     ivf_nprobe: int = 256
-    """Inverted lists searched per query above `exact_max_vectors` (recall vs. speed, docs/benchmarks.md)."""
+    """Inverted lists searched per query above `exact_max_vectors` (recall vs. speed, docs/benchmarks.md);
+    a search-time setting: it applies to an existing index without rebuilding."""
 
     # --- retrieval --------------------------------------------------------
     k: int = 5

@@ -49,6 +49,15 @@ def configure(index, description: dict) -> None:
         faiss.downcast_index(index.index).hnsw.efSearch = description.get("ef_search", 64)
 
 
+def search_parameters(description: dict, nprobe: int | None):
+    """Per-search parameters: the configured `ivf_nprobe` applies to any IVF index, whenever it was built."""
+    if description.get("type") != "ivf" or not nprobe:
+        return None
+    import faiss
+
+    return faiss.SearchParametersIVF(nprobe=min(int(nprobe), description["nlist"]))
+
+
 def make_index(vectors: np.ndarray, ids: np.ndarray, description: dict):
     import faiss
 

@@ -35,7 +35,7 @@ class Retriever:
         k = k or s.k
         if query_vector is None:
             query_vector = self.embed_query(question)
-        dense = self.snapshot.search_dense(query_vector, s.candidates)
+        dense = self.snapshot.search_dense(query_vector, s.candidates, nprobe=s.ivf_nprobe)
         lexical = self.snapshot.search_lexical(content_words(question), s.candidates)
 
         fused: dict[int, float] = {}

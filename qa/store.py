@@ -34,7 +34,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .faiss_index import configure, stored_ids
+from .faiss_index import configure, search_parameters, stored_ids
 
 FORMAT_NAME = "qa-index"
 FORMAT_VERSION = 1
@@ -255,11 +255,16 @@ class Snapshot:
 
     # -- search ------------------------------------------------------------
 
-    def search_dense(self, query: np.ndarray, k: int) -> list[tuple[int, float]]:
+    def search_dense(self, query: np.ndarray, k: int, nprobe: int | None = None) -> list[tuple[int, float]]:
+        """The `k` nearest chunks; `nprobe` (inverted lists searched) applies to IVF indexes only."""
         k = min(k, self.faiss.ntotal)
         if k <= 0:
             return []
-        scores, ids = self.faiss.search(np.ascontiguousarray(query.reshape(1, -1), dtype=np.float32), k)
+        scores, ids = self.faiss.search(
+            np.ascontiguousarray(query.reshape(1, -1), dtype=np.float32),
+            k,
+            params=search_parameters(self.manifest["index"], nprobe),
+        )
         return [(int(i), float(s)) for i, s in zip(ids[0], scores[0], strict=True) if i >= 0]
 
     def search_lexical(self, terms: Sequence[str], k: int) -> list[tuple[int, float]]:

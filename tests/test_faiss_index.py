@@ -69,3 +69,21 @@ def test_crossing_the_threshold_rebuilds_with_the_same_ids(settings, start):
     assert set(stored_ids(grown).tolist()) == set(range(1, start + 200))
     back = grown.reconstruct_batch(np.array([1, start + 5]))
     assert np.allclose(back, vectors[[1, start + 5]], atol=0.02)  # 8-bit codes: close, not exact
+
+
+def test_nprobe_is_a_search_time_setting(settings):
+    """Changing `ivf_nprobe` changes searches of an index built before, without a rebuild."""
+    from qa.faiss_index import search_parameters
+
+    settings = settings.replace(exact_max_vectors=100)
+    vectors = unit_vectors(4000, dim=16)
+    index = updated_index(None, set(), np.arange(4000), vectors, settings)
+    description = index_description(4000, settings)
+    assert search_parameters({"type": "flat"}, 8) is None
+    queries = unit_vectors(50, dim=16, seed=3)
+    found = {}
+    for nprobe in (1, description["nlist"]):
+        _, ids = index.search(queries, 1, params=search_parameters(description, nprobe))
+        found[nprobe] = float(np.mean(ids[:, 0] == np.argsort(-(queries @ vectors.T), axis=1)[:, 0]))
+    assert found[1] < found[description["nlist"]]  # one list misses neighbours that all lists find
+    assert search_parameters(description, 10**6).nprobe == description["nlist"]
