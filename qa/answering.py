@@ -132,50 +132,65 @@ class Answerer:
     def _cite(self, sentences: list[ScoredSentence]) -> list[Citation]:
         s = self.settings
         best = sentences[0].score
-        chosen: list[tuple[ScoredSentence, int, int]] = []  # sentence, quote start, quote end
+        quotes: list[list[ScoredSentence]] = []  # each: consecutive sentences of one document
         for sent in sentences:
-            if len(chosen) >= s.max_citations or sent.score < best - s.citation_margin:
+            if len(quotes) >= s.max_citations or sent.score < best - s.citation_margin:
                 break
-            # Neighbours of a chosen sentence, or the same words in a near-duplicate
-            # article, would only repeat a quote.
-            if any(_near(sent, other) or sent.text == other.text for other, _, _ in chosen):
-                continue
-            start, end = self._quote_span(sent)
-            chosen.append((sent, start, end))
+            if any(sent.text == other.text for quote in quotes for other in quote):
+                continue  # the same words in a near-duplicate article would only repeat a quote
+            beside = next((q for q in quotes if _adjacent(q, sent)), None)
+            if beside is None:
+                quotes.append([sent])
+            elif self._fits_with(beside, sent):
+                # A neighbour that also scores well joins its quote instead of being dropped:
+                # the answer is often the sentence after the one that names the subject.
+                beside.append(sent)
+                beside.sort(key=lambda x: x.idx)
 
         citations = []
-        for sent, start, end in chosen:
-            text = self.snapshot.document_text(sent.doc_id)
+        for quote_sentences in quotes:
+            start, end = self._quote_span(quote_sentences)
+            text = self.snapshot.document_text(quote_sentences[0].doc_id)
             quote = text[start:end]
-            # The sentence as SQLite cut it must sit inside the quote Python cut:
+            # Each sentence as SQLite cut it must sit inside the quote Python cut:
             # a cross-check of the stored offsets, not just of one slice.
-            if not quote.strip() or (sent.text not in quote and not sent.text.startswith(quote)):
+            if not quote.strip() or not all(x.text in quote or x.text.startswith(quote) for x in quote_sentences):
                 continue
+            lead = max(quote_sentences, key=lambda x: x.score)
             citations.append(
                 Citation(
                     n=len(citations) + 1,
                     quote=quote,
-                    source=sent.source,
-                    title=sent.title,
+                    source=lead.source,
+                    title=lead.title,
                     start=start,
                     end=end,
-                    score=answerable_probability(sent),
+                    score=answerable_probability(lead),
                 )
             )
         return citations
 
-    def _quote_span(self, sent: ScoredSentence) -> tuple[int, int]:
-        """The sentence, with the one before it when it can't stand alone; never over the limit."""
+    def _fits_with(self, quote: list[ScoredSentence], sent: ScoredSentence) -> bool:
+        """Whether `sent` can join `quote`: at most three sentences and `max_quote_chars`."""
+        if len(quote) >= 3:
+            return False
+        start = min(quote[0].start, sent.start)
+        end = max(quote[-1].end, sent.end)
+        return end - start <= self.settings.max_quote_chars
+
+    def _quote_span(self, quote: list[ScoredSentence]) -> tuple[int, int]:
+        """The sentences, with the one before when the first can't stand alone; never over the limit."""
         limit = self.settings.max_quote_chars
-        start, end = sent.start, sent.end
+        first, last = quote[0], quote[-1]
+        start, end = first.start, last.end
         if end - start > limit:
-            return start, _cut_at_word(self.snapshot.document_text(sent.doc_id), start, start + limit)
-        needs_context = len(sent.text) < 60 or _DANGLING_START.match(sent.text)
-        if needs_context and sent.idx > 0:
-            prev = self.snapshot.sentences(sent.doc_id, sent.idx - 1, sent.idx - 1)
+            return start, _cut_at_word(self.snapshot.document_text(first.doc_id), start, start + limit)
+        needs_context = len(first.text) < 60 or _DANGLING_START.match(first.text)
+        if needs_context and first.idx > 0:
+            prev = self.snapshot.sentences(first.doc_id, first.idx - 1, first.idx - 1)
             if prev:
                 p = prev[0]
-                between = self.snapshot.document_text(sent.doc_id)[p.end : start]
+                between = self.snapshot.document_text(first.doc_id)[p.end : start]
                 if "\n\n" not in between and end - p.start <= limit:
                     start = p.start
         return start, end
@@ -224,8 +239,9 @@ def answer_kind(question: str) -> re.Pattern | None:
     return None
 
 
-def _near(a: ScoredSentence, b: ScoredSentence) -> bool:
-    return a.doc_id == b.doc_id and abs(a.idx - b.idx) <= 1
+def _adjacent(quote: list[ScoredSentence], sent: ScoredSentence) -> bool:
+    """`sent` is in, or right before or after, the consecutive sentences of `quote`."""
+    return sent.doc_id == quote[0].doc_id and quote[0].idx - 1 <= sent.idx <= quote[-1].idx + 1
 
 
 def _cut_at_word(text: str, start: int, limit_end: int) -> int:

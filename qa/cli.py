@@ -99,7 +99,11 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--bbc", type=Path, default=None, help="BBC articles folder (default: ../shared/data/bbc)")
     p.add_argument("--shared", type=Path, default=Path("../shared"), help="where the shared data lives")
     p.add_argument("--work", type=Path, default=Path("bench/results/eval"), help="cache for the evaluation indexes")
-    p.add_argument("--suite", action="append", help="run only these suites (squad2, seed-heldout, bbc-heldout)")
+    p.add_argument(
+        "--suite",
+        action="append",
+        help="run only these suites (squad2, seed-heldout, bbc-heldout, seed-heldout2, bbc-heldout2)",
+    )
     p.add_argument("--limit", type=int, default=None, help="questions per suite, sampled (quick runs)")
     p.add_argument("--json", type=Path, default=None, metavar="FILE", help="also write the results as JSON")
     p.add_argument("--llm", default=None, metavar="MODEL", help="also evaluate generative answers with this model")

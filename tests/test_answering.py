@@ -102,3 +102,40 @@ def test_questions_with_control_characters_or_no_words(seed_qa):
     with pytest.raises(InvalidQuestion, match="too long"):
         seed_qa.ask("x" * 10_000)
     assert seed_qa.ask("<script>alert(1)</script>").refused
+
+
+def test_neighbouring_sentences_join_one_quote(seed_qa):
+    """A well-scored neighbour of a chosen sentence joins its quote (consecutive sentences,
+    within the length limit) instead of being dropped: it often holds the answer."""
+    from qa.answering import _DANGLING_START, Answerer, ScoredSentence
+
+    snapshot = seed_qa.snapshot
+    doc_id = snapshot.document_by_source(SEED_SOURCE)[0]
+    rows = {r.idx: r for r in snapshot.sentences(doc_id, 0, 10_000)}
+    # Two neighbours that fit in one quote, each able to stand alone (so neither is joined
+    # to the sentence before it for context anyway), and one sentence elsewhere.
+    first = next(
+        i
+        for i in rows
+        if i + 1 in rows
+        and rows[i + 1].end - rows[i].start <= 300
+        and all(len(rows[j].text) >= 60 and not _DANGLING_START.match(rows[j].text) for j in (i, i + 1))
+    )
+    far = max(rows)
+
+    def scored(idx, score):
+        r = rows[idx]
+        return ScoredSentence(doc_id, idx, r.start, r.end, r.text, SEED_SOURCE, "t", 0.9, 0.9, 0.9, 1.0, score)
+
+    answerer = Answerer(snapshot, seed_qa.settings)
+    citations = answerer._cite([scored(first + 1, 0.90), scored(first, 0.88), scored(far, 0.85)])
+    text = snapshot.document_text(doc_id)
+    assert [(c.start, c.end) for c in citations] == [
+        (rows[first].start, rows[first + 1].end),
+        (rows[far].start, rows[far].end),
+    ]
+    assert all(text[c.start : c.end] == c.quote for c in citations)
+    # Too long together: the neighbour is left out rather than making an over-long quote.
+    tight = Answerer(snapshot, seed_qa.settings.replace(max_quote_chars=rows[first + 1].end - rows[first + 1].start))
+    citations = tight._cite([scored(first + 1, 0.90), scored(first, 0.88)])
+    assert [(c.start, c.end) for c in citations] == [(rows[first + 1].start, rows[first + 1].end)]
