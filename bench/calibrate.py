@@ -162,7 +162,7 @@ def main() -> None:
         ans = np.array([r["answerable"] for r in rows])
         print(f"\n{name}: threshold  refuse-unanswerable  refuse-answerable(false)  answered-correctly")
         _, yt = xy(rows)
-        for t in (0.05, 0.08, 0.1, 0.12, 0.15, 0.2, 0.25, 0.3, 0.4, 0.5):
+        for t in (0.05, 0.08, 0.1, 0.12, 0.15, 0.18, 0.2, 0.25, 0.3, 0.4, 0.5):
             refuse = p < t
             print(
                 f"  {t:.2f}  {refuse[~ans].mean() if (~ans).any() else float('nan'):.3f}  "

@@ -75,7 +75,7 @@ class Settings:
     max_quote_chars: int = 400
     citation_margin: float = 0.12
     """A further sentence is cited only if its score is within this of the best."""
-    answer_threshold: float = 0.12
+    answer_threshold: float = 0.18
     """Calibrated probability below which qa refuses (see docs/evaluation.md)."""
     max_question_chars: int = 1000
 
