@@ -146,6 +146,12 @@ class Answerer:
                 # the answer is often the sentence after the one that names the subject.
                 beside.append(sent)
                 beside.sort(key=lambda x: x.idx)
+                # It may now touch another quote: two quotes side by side read as one.
+                other = next((q for q in quotes if q is not beside and _touching(q, beside)), None)
+                if other is not None and self._fits_with(beside, *other):
+                    beside.extend(other)
+                    beside.sort(key=lambda x: x.idx)
+                    quotes.remove(other)
 
         citations = []
         for quote_sentences in quotes:
@@ -170,12 +176,12 @@ class Answerer:
             )
         return citations
 
-    def _fits_with(self, quote: list[ScoredSentence], sent: ScoredSentence) -> bool:
-        """Whether `sent` can join `quote`: at most three sentences and `max_quote_chars`."""
-        if len(quote) >= 3:
+    def _fits_with(self, quote: list[ScoredSentence], *more: ScoredSentence) -> bool:
+        """Whether `more` can join `quote`: at most three sentences and `max_quote_chars`."""
+        if len(quote) + len(more) > 3:
             return False
-        start = min(quote[0].start, sent.start)
-        end = max(quote[-1].end, sent.end)
+        start = min(x.start for x in (*quote, *more))
+        end = max(x.end for x in (*quote, *more))
         return end - start <= self.settings.max_quote_chars
 
     def _quote_span(self, quote: list[ScoredSentence]) -> tuple[int, int]:
@@ -242,6 +248,11 @@ def answer_kind(question: str) -> re.Pattern | None:
 def _adjacent(quote: list[ScoredSentence], sent: ScoredSentence) -> bool:
     """`sent` is in, or right before or after, the consecutive sentences of `quote`."""
     return sent.doc_id == quote[0].doc_id and quote[0].idx - 1 <= sent.idx <= quote[-1].idx + 1
+
+
+def _touching(a: list[ScoredSentence], b: list[ScoredSentence]) -> bool:
+    """Two quotes of consecutive sentences that meet end to start."""
+    return a[0].doc_id == b[0].doc_id and (a[-1].idx + 1 == b[0].idx or b[-1].idx + 1 == a[0].idx)
 
 
 def _cut_at_word(text: str, start: int, limit_end: int) -> int:

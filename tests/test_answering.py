@@ -135,6 +135,16 @@ def test_neighbouring_sentences_join_one_quote(seed_qa):
         (rows[far].start, rows[far].end),
     ]
     assert all(text[c.start : c.end] == c.quote for c in citations)
+    # A sentence between two quotes joins them into one.
+    trio = next(
+        i
+        for i in rows
+        if all(j in rows for j in (i, i + 1, i + 2))
+        and rows[i + 2].end - rows[i].start <= 400
+        and all(len(rows[j].text) >= 60 and not _DANGLING_START.match(rows[j].text) for j in (i, i + 1, i + 2))
+    )
+    citations = answerer._cite([scored(trio, 0.90), scored(trio + 2, 0.89), scored(trio + 1, 0.88)])
+    assert [(c.start, c.end) for c in citations] == [(rows[trio].start, rows[trio + 2].end)]
     # Too long together: the neighbour is left out rather than making an over-long quote.
     tight = Answerer(snapshot, seed_qa.settings.replace(max_quote_chars=rows[first + 1].end - rows[first + 1].start))
     citations = tight._cite([scored(first + 1, 0.90), scored(first, 0.88)])
