@@ -138,7 +138,7 @@ class Answerer:
                 break
             if any(sent.text == other.text for quote in quotes for other in quote):
                 continue  # the same words in a near-duplicate article would only repeat a quote
-            beside = next((q for q in quotes if _adjacent(q, sent)), None)
+            beside = next((q for q in quotes if _touching(q, [sent])), None)
             if beside is None:
                 quotes.append([sent])
             elif self._fits_with(beside, sent):
@@ -155,8 +155,8 @@ class Answerer:
 
         citations = []
         for quote_sentences in quotes:
-            start, end = self._quote_span(quote_sentences)
             text = self.snapshot.document_text(quote_sentences[0].doc_id)
+            start, end = self._quote_span(quote_sentences, text)
             quote = text[start:end]
             # Each sentence as SQLite cut it must sit inside the quote Python cut:
             # a cross-check of the stored offsets, not just of one slice.
@@ -184,19 +184,21 @@ class Answerer:
         end = max(x.end for x in (*quote, *more))
         return end - start <= self.settings.max_quote_chars
 
-    def _quote_span(self, quote: list[ScoredSentence]) -> tuple[int, int]:
-        """The sentences, with the one before when the first can't stand alone; never over the limit."""
+    def _quote_span(self, quote: list[ScoredSentence], text: str) -> tuple[int, int]:
+        """The sentences, with the one before when the first can't stand alone; never over the limit.
+
+        `text` is their document's text."""
         limit = self.settings.max_quote_chars
         first, last = quote[0], quote[-1]
         start, end = first.start, last.end
         if end - start > limit:
-            return start, _cut_at_word(self.snapshot.document_text(first.doc_id), start, start + limit)
+            return start, _cut_at_word(text, start, start + limit)
         needs_context = len(first.text) < 60 or _DANGLING_START.match(first.text)
         if needs_context and first.idx > 0:
             prev = self.snapshot.sentences(first.doc_id, first.idx - 1, first.idx - 1)
             if prev:
                 p = prev[0]
-                between = self.snapshot.document_text(first.doc_id)[p.end : start]
+                between = text[p.end : start]
                 if "\n\n" not in between and end - p.start <= limit:
                     start = p.start
         return start, end
@@ -243,11 +245,6 @@ def answer_kind(question: str) -> re.Pattern | None:
     if _ASKS_QUANTITY.search(question):
         return _QUANTITY
     return None
-
-
-def _adjacent(quote: list[ScoredSentence], sent: ScoredSentence) -> bool:
-    """`sent` is in, or right before or after, the consecutive sentences of `quote`."""
-    return sent.doc_id == quote[0].doc_id and quote[0].idx - 1 <= sent.idx <= quote[-1].idx + 1
 
 
 def _touching(a: list[ScoredSentence], b: list[ScoredSentence]) -> bool:

@@ -112,14 +112,16 @@ def test_neighbouring_sentences_join_one_quote(seed_qa):
     snapshot = seed_qa.snapshot
     doc_id = snapshot.document_by_source(SEED_SOURCE)[0]
     rows = {r.idx: r for r in snapshot.sentences(doc_id, 0, 10_000)}
+
+    def stands_alone(j):
+        return len(rows[j].text) >= 60 and not _DANGLING_START.match(rows[j].text)
+
     # Two neighbours that fit in one quote, each able to stand alone (so neither is joined
     # to the sentence before it for context anyway), and one sentence elsewhere.
     first = next(
         i
         for i in rows
-        if i + 1 in rows
-        and rows[i + 1].end - rows[i].start <= 300
-        and all(len(rows[j].text) >= 60 and not _DANGLING_START.match(rows[j].text) for j in (i, i + 1))
+        if i + 1 in rows and rows[i + 1].end - rows[i].start <= 300 and all(stands_alone(j) for j in (i, i + 1))
     )
     far = max(rows)
 
@@ -141,7 +143,7 @@ def test_neighbouring_sentences_join_one_quote(seed_qa):
         for i in rows
         if all(j in rows for j in (i, i + 1, i + 2))
         and rows[i + 2].end - rows[i].start <= 400
-        and all(len(rows[j].text) >= 60 and not _DANGLING_START.match(rows[j].text) for j in (i, i + 1, i + 2))
+        and all(stands_alone(j) for j in (i, i + 1, i + 2))
     )
     citations = answerer._cite([scored(trio, 0.90), scored(trio + 2, 0.89), scored(trio + 1, 0.88)])
     assert [(c.start, c.end) for c in citations] == [(rows[trio].start, rows[trio + 2].end)]
