@@ -102,7 +102,7 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--suite",
         action="append",
-        help="run only these suites (squad2, seed-heldout, bbc-heldout, seed-heldout2, bbc-heldout2)",
+        help="run only these suites (squad2, seed-heldout, bbc-heldout, seed-heldout2, bbc-heldout2, bbc-dev)",
     )
     p.add_argument("--limit", type=int, default=None, help="questions per suite, sampled (quick runs)")
     p.add_argument("--json", type=Path, default=None, metavar="FILE", help="also write the results as JSON")

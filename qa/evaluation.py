@@ -215,17 +215,16 @@ def default_suites(
                 Suite(f"seed-heldout{suffix}", root / "corpus", own_questions(seed_q), index_name="seed-heldout")
             )
     bbc = bbc or shared / "data" / "bbc"
-    for suffix in ("", "2"):
-        bbc_q = questions / f"bbc_heldout{suffix}.json"
+    # bbc-dev is for tuning (written after both held-out rounds, may be studied).
+    for name in ("bbc-heldout", "bbc-heldout2", "bbc-dev"):
+        bbc_q = questions / f"{name.replace('-', '_')}.json"
         if bbc.exists() and bbc_q.exists():
             corpus = work / "news-corpus"
             if not corpus.exists():
                 shutil.copytree(root / "corpus", corpus)
                 shutil.copytree(bbc, corpus / "bbc")
             suites.append(
-                Suite(
-                    f"bbc-heldout{suffix}", corpus, own_questions(bbc_q), source_prefix="bbc/", index_name="bbc-heldout"
-                )
+                Suite(name, corpus, own_questions(bbc_q), source_prefix="bbc/", index_name="bbc-heldout")
             )
     return suites
 
