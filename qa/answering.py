@@ -1,9 +1,13 @@
 """Pick the sentences that answer a question, quote them verbatim, or refuse.
 
-Each sentence of the retrieved passages is scored on three signals:
+Each sentence of the retrieved passages is scored on these signals:
 - `cosine`: its late-chunked embedding against the question's;
 - `coverage`: the IDF-weighted share of the question's content words it contains
   (names and numbers matter more than common words);
+- `context`: the same share, counting also the words of its document's title and
+  first two sentences: a news sentence rarely repeats the subject the article
+  opened with ("The Wasps wing said referee Jonathan Kaplan…" answers a question
+  about Josh Lewsey);
 - `passage`: the dense similarity of the passage it sits in;
 - `fits`: 1 when the sentence holds the kind of thing the question asks for
   (a date for "when", a number for "how many"), else 0.
@@ -27,8 +31,8 @@ from .types import Citation, Passage
 
 # Weights of the sentence score and of the answerability model. Fitted by
 # bench/calibrate.py; see docs/evaluation.md for the data and the trade-off.
-SCORE_WEIGHTS = {"cosine": 0.55, "coverage": 0.45, "passage": 0.0, "fits": 0.15}
-ANSWERABLE_MODEL = {"bias": -5.44, "cosine": 10.39, "coverage": 2.01, "passage": -4.15, "fits": 0.03}
+SCORE_WEIGHTS = {"cosine": 0.55, "coverage": 0.2, "context": 0.25, "passage": 0.0, "fits": 0.05}
+ANSWERABLE_MODEL = {"bias": -5.59, "cosine": 10.44, "coverage": 0.33, "context": 1.63, "passage": -4.68, "fits": 0.39}
 
 _DANGLING_START = re.compile(
     r"^(?:it|its|this|that|these|those|they|their|them|he|his|she|her|such|there|then|but|and|so|"
@@ -51,6 +55,7 @@ class ScoredSentence:
     passage: float
     fits: float = 1.0
     score: float = 0.0
+    context: float = 0.0
 
 
 @dataclass
@@ -89,6 +94,7 @@ class Answerer:
         total_idf = sum(idf.values()) or 1.0
 
         seen: dict[tuple[int, int], ScoredSentence] = {}
+        leads: dict[int, set[str]] = {}
         for passage in passages:
             row = self.snapshot.chunks([passage.chunk_id]).get(passage.chunk_id)
             if row is None:
@@ -100,7 +106,11 @@ class Answerer:
                     seen[key].passage = max(seen[key].passage, pscore)
                     continue
                 sent_stems = set(stems(words(sent.text)))
+                if row.doc_id not in leads:
+                    leads[row.doc_id] = self._lead_stems(row.doc_id, row.title)
+                in_context = sent_stems | leads[row.doc_id]
                 coverage = sum(w for t, w in idf.items() if t in sent_stems) / total_idf if idf else 0.0
+                context = sum(w for t, w in idf.items() if t in in_context) / total_idf if idf else 0.0
                 seen[key] = ScoredSentence(
                     doc_id=sent.doc_id,
                     idx=sent.idx,
@@ -111,6 +121,7 @@ class Answerer:
                     title=row.title,
                     cosine=float(sent.vector @ query_vector),
                     coverage=coverage,
+                    context=context,
                     passage=pscore,
                     fits=1.0 if needs is None or needs.search(sent.text) else 0.0,
                 )
@@ -119,6 +130,11 @@ class Answerer:
             s.score = sentence_score(s)
         scored.sort(key=lambda s: -s.score)
         return scored
+
+    def _lead_stems(self, doc_id: int, title: str) -> set[str]:
+        """Words of the document's title and first two sentences: the subject every sentence shares."""
+        lead = " ".join([title, *(s.text for s in self.snapshot.sentences(doc_id, 0, 1))])
+        return set(stems(words(lead)))
 
     def _idf(self, q_stems: list[str]) -> dict[str, float]:
         n = max(1, self.snapshot.counts["chunks"])
@@ -204,11 +220,11 @@ class Answerer:
         return start, end
 
 
+FEATURES = ("cosine", "coverage", "context", "passage", "fits")
+
+
 def features(s: ScoredSentence) -> tuple[float, ...]:
-    return (s.cosine, s.coverage, s.passage, s.fits)
-
-
-FEATURES = ("cosine", "coverage", "passage", "fits")
+    return tuple(getattr(s, name) for name in FEATURES)
 
 
 def sentence_score(s: ScoredSentence) -> float:
