@@ -223,9 +223,7 @@ def default_suites(
             if not corpus.exists():
                 shutil.copytree(root / "corpus", corpus)
                 shutil.copytree(bbc, corpus / "bbc")
-            suites.append(
-                Suite(name, corpus, own_questions(bbc_q), source_prefix="bbc/", index_name="bbc-heldout")
-            )
+            suites.append(Suite(name, corpus, own_questions(bbc_q), source_prefix="bbc/", index_name="bbc-heldout"))
     return suites
 
 
