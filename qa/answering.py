@@ -91,7 +91,6 @@ class Answerer:
         q_words = content_words(question)
         q_stems = list(dict.fromkeys(stems(q_words)))
         idf = self._idf(q_stems)
-        total_idf = sum(idf.values()) or 1.0
 
         seen: dict[tuple[int, int], ScoredSentence] = {}
         leads: dict[int, set[str]] = {}
@@ -108,9 +107,8 @@ class Answerer:
                 sent_stems = set(stems(words(sent.text)))
                 if row.doc_id not in leads:
                     leads[row.doc_id] = self._lead_stems(row.doc_id, row.title)
-                in_context = sent_stems | leads[row.doc_id]
-                coverage = sum(w for t, w in idf.items() if t in sent_stems) / total_idf if idf else 0.0
-                context = sum(w for t, w in idf.items() if t in in_context) / total_idf if idf else 0.0
+                coverage = idf_share(idf, sent_stems)
+                context = idf_share(idf, sent_stems | leads[row.doc_id])
                 seen[key] = ScoredSentence(
                     doc_id=sent.doc_id,
                     idx=sent.idx,
@@ -225,6 +223,12 @@ FEATURES = ("cosine", "coverage", "context", "passage", "fits")
 
 def features(s: ScoredSentence) -> tuple[float, ...]:
     return tuple(getattr(s, name) for name in FEATURES)
+
+
+def idf_share(idf: dict[str, float], present: set[str]) -> float:
+    """IDF-weighted share of the question's stems that are `present`."""
+    total = sum(idf.values())
+    return sum(w for t, w in idf.items() if t in present) / total if total else 0.0
 
 
 def sentence_score(s: ScoredSentence) -> float:
