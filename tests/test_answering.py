@@ -151,3 +151,23 @@ def test_neighbouring_sentences_join_one_quote(seed_qa):
     tight = Answerer(snapshot, seed_qa.settings.replace(max_quote_chars=rows[first + 1].end - rows[first + 1].start))
     citations = tight._cite([scored(first + 1, 0.90), scored(first, 0.88)])
     assert [(c.start, c.end) for c in citations] == [(rows[first + 1].start, rows[first + 1].end)]
+
+
+def test_context_counts_the_articles_title_and_opening(seed_qa):
+    """A sentence that doesn't repeat the article's subject still covers the question's words
+    for it: the title and first two sentences count for every sentence (the `context` signal)."""
+    from qa.answering import Answerer
+    from qa.lexical import content_words, stems, words
+
+    question = "Could Tokyo and Moscow get closer over the Kuril Islands?"
+    vector = seed_qa.encoder.embed_queries([question])[0]
+    passages = seed_qa.search(question, k=5)
+    sentences = Answerer(seed_qa.snapshot, seed_qa.settings).score_sentences(question, vector, passages)
+    assert sentences and all(s.context >= s.coverage for s in sentences)
+    asked = set(stems(content_words(question)))
+    # Every asked word is in the title ("…can Tokyo and Moscow get closer over the Kuril Islands?"),
+    # so a later sentence that lacks some of them is still fully covered in context.
+    later = [s for s in sentences if s.idx > 1 and not asked <= set(stems(words(s.text)))]
+    assert later
+    for s in later:
+        assert s.coverage < 1.0 and abs(s.context - 1.0) < 1e-9, s.text
