@@ -90,7 +90,7 @@ class Answerer:
         needs = answer_kind(question)
         q_words = content_words(question)
         q_stems = list(dict.fromkeys(stems(q_words)))
-        idf = self._idf(q_stems)
+        weights = self._idf_weights(q_stems)
 
         seen: dict[tuple[int, int], ScoredSentence] = {}
         leads: dict[int, set[str]] = {}
@@ -98,6 +98,8 @@ class Answerer:
             row = self.snapshot.chunks([passage.chunk_id]).get(passage.chunk_id)
             if row is None:
                 continue
+            if row.doc_id not in leads:
+                leads[row.doc_id] = self._lead_stems(row.doc_id, row.title)
             for sent in self.snapshot.sentences(row.doc_id, row.first_sentence, row.last_sentence):
                 key = (sent.doc_id, sent.idx)
                 pscore = passage.dense_score or 0.0
@@ -105,10 +107,8 @@ class Answerer:
                     seen[key].passage = max(seen[key].passage, pscore)
                     continue
                 sent_stems = set(stems(words(sent.text)))
-                if row.doc_id not in leads:
-                    leads[row.doc_id] = self._lead_stems(row.doc_id, row.title)
-                coverage = idf_share(idf, sent_stems)
-                context = idf_share(idf, sent_stems | leads[row.doc_id])
+                coverage = share(weights, sent_stems)
+                context = share(weights, sent_stems | leads[row.doc_id])
                 seen[key] = ScoredSentence(
                     doc_id=sent.doc_id,
                     idx=sent.idx,
@@ -134,12 +134,15 @@ class Answerer:
         lead = " ".join([title, *(s.text for s in self.snapshot.sentences(doc_id, 0, 1))])
         return set(stems(words(lead)))
 
-    def _idf(self, q_stems: list[str]) -> dict[str, float]:
+    def _idf_weights(self, q_stems: list[str]) -> dict[str, float]:
+        """Each question stem's share of the question's total IDF (the shares sum to 1)."""
         n = max(1, self.snapshot.counts["chunks"])
         df = self.snapshot.doc_freq(q_stems)
         # Words the index has never seen still count: a question about something
         # absent should find low coverage, not a perfect score over fewer words.
-        return {t: math.log(1 + (n - df.get(t, 0) + 0.5) / (df.get(t, 0) + 0.5)) for t in q_stems}
+        idf = {t: math.log(1 + (n - df.get(t, 0) + 0.5) / (df.get(t, 0) + 0.5)) for t in q_stems}
+        total = sum(idf.values())
+        return {t: w / total for t, w in idf.items()} if total else {}
 
     # -- quoting -----------------------------------------------------------
 
@@ -225,10 +228,9 @@ def features(s: ScoredSentence) -> tuple[float, ...]:
     return tuple(getattr(s, name) for name in FEATURES)
 
 
-def idf_share(idf: dict[str, float], present: set[str]) -> float:
-    """IDF-weighted share of the question's stems that are `present`."""
-    total = sum(idf.values())
-    return sum(w for t, w in idf.items() if t in present) / total if total else 0.0
+def share(weights: dict[str, float], present: set[str]) -> float:
+    """IDF-weighted share of the question's stems that are `present` (`weights` sum to 1)."""
+    return sum(w for t, w in weights.items() if t in present)
 
 
 def sentence_score(s: ScoredSentence) -> float:
