@@ -75,30 +75,25 @@ def best_index(rows, w):
     return [int(np.argmax(r["feats"] @ w)) if len(r["feats"]) else -1 for r in rows]
 
 
-_PACKED: dict[int, tuple] = {}
+class Candidates:
+    """The answerable questions' candidate sentences in one matrix, so a grid point costs one product."""
 
-
-def _packed(rows):
-    """All answerable rows' candidates in one matrix, so a grid point costs one product."""
-    if id(rows) not in _PACKED:
+    def __init__(self, rows):
         ans = [r for r in rows if r["answerable"]]
         full = [r for r in ans if len(r["feats"])]
         sizes = [len(r["feats"]) for r in full]
-        starts = np.cumsum([0, *sizes[:-1]])
-        segment = np.repeat(np.arange(len(full)), sizes)
-        feats = np.vstack([r["feats"] for r in full])
-        good = np.concatenate([r["good"] for r in full])
-        _PACKED[id(rows)] = (rows, feats, good, starts, segment, len(ans))  # rows: keeps the id taken
-    return _PACKED[id(rows)][1:]
+        self.starts = np.cumsum([0, *sizes[:-1]])
+        self.segment = np.repeat(np.arange(len(full)), sizes)
+        self.feats = np.vstack([r["feats"] for r in full])
+        self.good = np.concatenate([r["good"] for r in full])
+        self.questions = len(ans)
 
-
-def sentence_accuracy(rows, w):
-    """Share of answerable questions whose best-scored sentence answers (rows without candidates miss)."""
-    feats, good, starts, segment, n = _packed(rows)
-    scores = feats @ w
-    is_best = scores == np.maximum.reduceat(scores, starts)[segment]
-    first_best = np.minimum.reduceat(np.where(is_best, np.arange(len(scores)), len(scores)), starts)
-    return float(good[first_best].sum() / n)
+    def accuracy(self, w) -> float:
+        """Share of answerable questions whose best-scored sentence answers (those without candidates miss)."""
+        scores = self.feats @ w
+        is_best = scores == np.maximum.reduceat(scores, self.starts)[self.segment]
+        first_best = np.minimum.reduceat(np.where(is_best, np.arange(len(scores)), len(scores)), self.starts)
+        return float(self.good[first_best].sum() / self.questions)
 
 
 def fit_logistic(X, y, l2=1e-3, iters=50):
@@ -167,13 +162,15 @@ def main() -> None:
     print(f"own dev questions: {len(dev_rows)} ({sum(r['answerable'] for r in dev_rows)} answerable)")
 
     # 1. sentence-score weights: SQuAD and our own questions count equally.
+    fit_c, test_c, dev_c = Candidates(fit_rows), Candidates(test_rows), Candidates(dev_rows)
+
     def objective(w):
-        return (sentence_accuracy(fit_rows, w) + sentence_accuracy(dev_rows, w)) / 2
+        return (fit_c.accuracy(w) + dev_c.accuracy(w)) / 2
 
     def report(label, w):
         print(
-            f"{label}: top-1 sentence accuracy SQuAD fit {sentence_accuracy(fit_rows, w):.3f}, "
-            f"SQuAD held out {sentence_accuracy(test_rows, w):.3f}, own dev {sentence_accuracy(dev_rows, w):.3f}"
+            f"{label}: top-1 sentence accuracy SQuAD fit {fit_c.accuracy(w):.3f}, "
+            f"SQuAD held out {test_c.accuracy(w):.3f}, own dev {dev_c.accuracy(w):.3f}"
         )
 
     w = max(_grid(), key=objective)
@@ -201,9 +198,12 @@ def main() -> None:
     coef = fit_logistic(X, y)
     print("answerable model: " + " ".join(f"{n}={v:.3f}" for n, v in zip(("bias", *FEATURES), coef, strict=True)))
 
+    def probability(rows):
+        X, _ = xy(rows)
+        return 1 / (1 + np.exp(-(coef[0] + X @ coef[1:])))
+
     def tradeoff(rows, name):
-        Xt, _ = xy(rows)
-        p = 1 / (1 + np.exp(-(coef[0] + Xt @ coef[1:])))
+        p = probability(rows)
         ans = np.array([r["answerable"] for r in rows])
         print(f"\n{name}: threshold  refuse-unanswerable  refuse-answerable(false)  answered-correctly")
         _, yt = xy(rows)
@@ -216,8 +216,7 @@ def main() -> None:
 
     tradeoff(test_rows, "SQuAD held out")
     tradeoff(dev_rows, "own dev questions")
-    Xd, _ = xy(dev_rows)
-    p_dev = 1 / (1 + np.exp(-(coef[0] + Xd @ coef[1:])))
+    p_dev = probability(dev_rows)
     ans = np.array([r["answerable"] for r in dev_rows])
     # The rule: refuse the most unanswerable dev questions while refusing at most 5 % of the
     # answerable ones; of thresholds that refuse as many, the lowest (fewest false refusals).
