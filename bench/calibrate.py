@@ -11,7 +11,9 @@ question, then
    vs. unanswerable) plus our own dev questions, prints the refusal trade-off at
    several thresholds and the threshold the documented rule picks: the one that
    refuses the most unanswerable dev questions while refusing at most 5 % of the
-   answerable ones (the lowest such).
+   answerable ones (the lowest such), and
+3. picks the caveat threshold: the highest at which at least two of three answers it
+   flags (shown, but with "the articles may not answer this directly") are wrong.
 The chosen numbers go into qa/answering.py and qa/config.py by hand.
 
 Own development questions: tests/data/questions/*.json, the first held-out round
@@ -227,10 +229,35 @@ def main() -> None:
         f"(refuses {(p_dev[ans] < threshold).sum()}/{ans.sum()} answerable, "
         f"{(p_dev[~ans] < threshold).sum()}/{(~ans).sum()} unanswerable)"
     )
+    # 3. The caveat: a shown answer whose probability is below `caveat_threshold` says the
+    # articles may not answer. Counted on the dev questions qa does not refuse; "wrong" means
+    # the best sentence does not answer (the question is unanswerable, or another sentence does).
+    _, y_dev = xy(dev_rows)
+    shown = p_dev >= threshold
+
+    def flagged(t):
+        band = shown & (p_dev < t)
+        return int((band & (y_dev == 1)).sum()), int((band & (y_dev == 0)).sum())
+
+    print("\nown dev questions answered: caveat below  flagged right / wrong  unflagged right / wrong")
+    for t in np.arange(threshold + 0.02, 0.61, 0.02):
+        right, wrong = flagged(t)
+        print(
+            f"  {t:.2f}  {right} / {wrong}  {int((shown & (y_dev == 1)).sum()) - right} / {int((shown & (y_dev == 0)).sum()) - wrong}"
+        )
+    # The rule: the highest threshold at which at least two of three flagged answers are wrong.
+    caveat = max((t for t in np.arange(threshold, 0.61, 0.01) if flagged(t)[1] >= 2 * flagged(t)[0]), default=threshold)
+    right, wrong = flagged(caveat)
+    band = shown & (p_dev < caveat)
+    print(
+        f"caveat threshold by the rule (>= 2/3 of flagged answers wrong): {caveat:.2f} ({right} right, {wrong} wrong; "
+        f"flags {(band & ans).sum()}/{ans.sum()} answerable, {(band & ~ans).sum()}/{(~ans).sum()} unanswerable)"
+    )
     out = {
         "score_weights": dict(zip(FEATURES, map(float, w), strict=True)),
         "answerable_model": dict(zip(("bias", *FEATURES), map(float, coef), strict=True)),
         "answer_threshold": round(float(threshold), 2),
+        "caveat_threshold": round(float(caveat), 2),
     }
     (args.work / "calibration.json").write_text(json.dumps(out, indent=2))
     print(json.dumps(out, indent=2))

@@ -65,6 +65,8 @@ class Selection:
     citations: list[Citation] = field(default_factory=list)
     confidence: float = 0.0
     best: ScoredSentence | None = None
+    uncertain: bool = False
+    """Answered, but with a probability below `caveat_threshold`: the quotes may not answer."""
 
 
 class Answerer:
@@ -82,6 +84,7 @@ class Answerer:
         if confidence < self.settings.answer_threshold:
             return selection
         selection.citations = self._cite(sentences)
+        selection.uncertain = confidence < self.settings.caveat_threshold
         return selection
 
     # -- scoring -----------------------------------------------------------

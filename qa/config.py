@@ -77,6 +77,9 @@ class Settings:
     """A further sentence is cited only if its score is within this of the best."""
     answer_threshold: float = 0.18
     """Calibrated probability below which qa refuses (see docs/evaluation.md)."""
+    caveat_threshold: float = 0.31
+    """Below this probability (and at or above `answer_threshold`) an answer opens with a caveat:
+    the articles may not answer the question directly (see docs/evaluation.md)."""
     max_question_chars: int = 1000
 
     # --- generative mode (optional; extractive stays the default and the fallback) ---

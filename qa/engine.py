@@ -202,7 +202,10 @@ class QA:
             answer.standalone_question = rewritten
             yield answer
             return
-        yield from self._generate(question, rewritten, passages, selection, citations, timings, t0)
+        for event in self._generate(question, rewritten, passages, selection, citations, timings, t0):
+            if isinstance(event, Answer) and not event.refused:
+                with_caveat(event, selection.uncertain)
+            yield event
 
     def chat(self, messages: Sequence[dict], k: int | None = None, mode: str | None = None) -> Answer:
         """Answer the last user message of a conversation (`{"role", "content"}` dicts)."""
@@ -254,7 +257,8 @@ class QA:
         if not citations:
             text = refusal_text(self._snapshot.counts["documents"])
             return Answer(question, text, True, [], timings, selection.confidence)
-        return Answer(question, compose(citations), False, citations, timings, selection.confidence)
+        answer = Answer(question, compose(citations), False, citations, timings, selection.confidence)
+        return with_caveat(answer, selection.uncertain)
 
     def _generate(
         self,
@@ -381,13 +385,24 @@ def compose(citations: list[Citation]) -> str:
     return "\n".join(f"“{c.quote}” [{c.n}]" for c in citations)
 
 
+CAVEAT = "The articles may not answer this directly; the closest they come:"
+
+
+def with_caveat(answer: Answer, uncertain: bool) -> Answer:
+    """Mark a low-confidence answer, in its text too, so every shell (CLI, JSON, chat) shows it."""
+    if uncertain:
+        answer.uncertain = True
+        answer.answer = f"{CAVEAT}\n{answer.answer}"
+    return answer
+
+
 def fallback_note(answer: Answer) -> str | None:
     """Why a generative answer shows qa's own quotes instead of the model's text (None if it doesn't)."""
     if answer.mode != "fallback":
         return None
     if (answer.quotes or {}).get("model_found_no_answer"):
         return "The language model found no answer in the passages; these are the sentences qa judged to answer."
-    return "The model's answer could not be checked against the articles; these sentences answer."
+    return "The model's answer could not be checked against the articles; these are qa's own quotes instead."
 
 
 def refusal_text(documents: int) -> str:

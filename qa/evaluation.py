@@ -82,6 +82,8 @@ class Outcome:
     mode: str = "extractive"
     quote_counts: dict[str, int] | None = None
     """Generative mode: the model's quotes verified / re-attributed / removed."""
+    uncertain: bool = False
+    """Answered with the caveat that the articles may not answer."""
 
     def answer_found(self, within: int = 3) -> bool:
         """A cited quote (of the first `within`) contains a gold answer or overlaps the evidence."""
@@ -126,6 +128,7 @@ def run(
                 ms=ms,
                 mode=answer.mode,
                 quote_counts=answer.quotes,
+                uncertain=answer.uncertain,
             )
         )
     return outcomes
@@ -147,9 +150,12 @@ def metrics(outcomes: list[Outcome]) -> dict:
         m["answer_top1"] = sum(o.answer_found(1) for o in answerable) / n
         m["answer_top3"] = sum(o.answer_found(3) for o in answerable) / n
         m["false_refusal_rate"] = sum(o.refused for o in answerable) / n
+        m["caveat_rate"] = sum(o.uncertain for o in answerable) / n
     refused = [o for o in outcomes if o.refused]
     if impossible:
         m["refusal_recall"] = sum(o.refused for o in impossible) / len(impossible)
+        # A caveat is a softer "the articles may not say": counted apart, never as a refusal.
+        m["refused_or_caveat"] = sum(o.refused or o.uncertain for o in impossible) / len(impossible)
     if refused:
         m["refusal_precision"] = sum(not o.q.answerable for o in refused) / len(refused)
     answered = [o for o in outcomes if not o.refused]
@@ -276,6 +282,8 @@ TABLE_COLUMNS = [
     ("false_refusal_rate", "false refusals", "{:.3f}"),
     ("refusal_recall", "refusal recall", "{:.3f}"),
     ("refusal_precision", "refusal precision", "{:.3f}"),
+    ("caveat_rate", "caveat", "{:.3f}"),
+    ("refused_or_caveat", "refused or caveat", "{:.3f}"),
     ("written_share", "written", "{:.3f}"),
     ("quotes_verified", "quotes verified", "{:.3f}"),
     ("latency_ms_p50", "p50 ms", "{:.1f}"),

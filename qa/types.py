@@ -107,6 +107,8 @@ class Answer:
     """`extractive` (quotes picked by qa) or `generative` (written by a language model, quotes checked)."""
     quotes: dict[str, int] | None = None
     """Generative mode: how many of the model's quotes were verified, re-attributed, removed."""
+    uncertain: bool = False
+    """Answered with a caveat: qa is unsure the quotes answer (confidence below `caveat_threshold`)."""
 
     def to_dict(self) -> dict:
         out = {

@@ -171,3 +171,28 @@ def test_context_counts_the_articles_title_and_opening(seed_qa):
     assert later
     for s in later:
         assert s.coverage < 1.0 and abs(s.context - 1.0) < 1e-9, s.text
+
+
+def test_a_low_confidence_answer_opens_with_a_caveat(seed_qa, seed_index, embedder):
+    """Between the refusal threshold and `caveat_threshold`, qa answers but says the quotes
+    may not answer; the decision is the calibrated probability against the setting."""
+    from qa import QA
+    from qa.engine import CAVEAT
+
+    question = "What did Russia announce on Mar. 25?"
+    confident = seed_qa.ask(question)
+    assert not confident.refused and not confident.uncertain and CAVEAT not in confident.answer
+    p = confident.confidence
+    assert p >= seed_qa.settings.caveat_threshold
+
+    def ask_with(**changes):
+        return QA.load(seed_index, settings=seed_qa.settings.replace(**changes), embedder=embedder).ask(question)
+
+    unsure = ask_with(caveat_threshold=p + 0.01)
+    assert unsure.uncertain and not unsure.refused
+    assert unsure.answer == f"{CAVEAT}\n{confident.answer}"
+    assert [c.to_dict() for c in unsure.citations] == [c.to_dict() for c in confident.citations]
+    assert not ask_with(caveat_threshold=p - 0.01).uncertain
+    # Refusal comes first: below the answer threshold there is nothing to caveat.
+    refused = ask_with(answer_threshold=p + 0.01, caveat_threshold=p + 0.02)
+    assert refused.refused and not refused.uncertain and CAVEAT not in refused.answer

@@ -70,6 +70,25 @@ def test_chat_streams_and_keeps_sources_per_answer(client):
     assert "<mark>" in sources and box == ""
 
 
+def test_an_unsure_answer_says_so(client):
+    """A question qa answers with a probability between its two thresholds (about 0.27 for
+    this one over the seed article) shows the caveat above its quotes."""
+    from qa.engine import CAVEAT
+
+    question = "What is the only real obstacle to closer Japan-Russia relations?"
+    answer = _ask(client, question)
+    assert answer["refused"] is False and answer["citations"]
+    assert answer["answer"].startswith(CAVEAT)
+    job = client.submit(question, api_name="/ask_stream")
+    job.result()
+    history, _, _ = job.outputs()[-1]
+    shown = str(history[-1]["content"])  # Gradio keeps the message as a list of text parts
+    assert f"⚠️ *{CAVEAT}*" in shown and "[1]" in shown
+    assert shown.index(CAVEAT) < shown.index("[1]")
+    plain = _ask(client, "What did Russia announce on Mar. 25?")
+    assert not plain["answer"].startswith(CAVEAT)
+
+
 def test_uploaded_article_is_answerable_at_once(client, server, tmp_path):
     from gradio_client import handle_file
 

@@ -22,7 +22,7 @@ import gradio as gr
 
 from qa.config import SUPPORTED_SUFFIXES, Settings
 from qa.corpus import add_file
-from qa.engine import QA, InvalidQuestion, fallback_note, plural
+from qa.engine import CAVEAT, QA, InvalidQuestion, fallback_note, plural
 from qa.indexing import BuildReport
 from qa.types import Answer, Citation
 
@@ -128,6 +128,8 @@ class ChatApp:
             yield history, answers, render_sources(self.qa, answer.to_dict()), ""
             return
         parts: list[str] = []
+        if answer.uncertain:
+            parts.append(f"⚠️ *{as_text(CAVEAT)}*")
         note = fallback_note(answer)
         if note:
             parts.append(f"*{as_text(note)}*")
