@@ -25,7 +25,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from .config import Settings
-from .lexical import content_words, stems, words
+from .lexical import content_words, normalise, spellings, stems, words
 from .store import Snapshot
 from .types import Citation, Passage
 
@@ -91,9 +91,8 @@ class Answerer:
 
     def score_sentences(self, question: str, query_vector: np.ndarray, passages: list[Passage]) -> list[ScoredSentence]:
         needs = answer_kind(question)
-        q_words = content_words(question)
-        q_stems = list(dict.fromkeys(stems(q_words)))
-        weights = self._idf_weights(q_stems)
+        q_words = list(dict.fromkeys(normalise(w) for w in content_words(question)))
+        weights = self._idf_weights(q_words)
 
         seen: dict[tuple[int, int], ScoredSentence] = {}
         leads: dict[int, set[str]] = {}
@@ -109,7 +108,7 @@ class Answerer:
                 if key in seen:
                     seen[key].passage = max(seen[key].passage, pscore)
                     continue
-                sent_stems = set(stems(words(sent.text)))
+                sent_stems = word_stems(sent.text)
                 coverage = share(weights, sent_stems)
                 context = share(weights, sent_stems | leads[row.doc_id])
                 seen[key] = ScoredSentence(
@@ -135,15 +134,19 @@ class Answerer:
     def _lead_stems(self, doc_id: int, title: str) -> set[str]:
         """Words of the document's title and first two sentences: the subject every sentence shares."""
         lead = " ".join([title, *(s.text for s in self.snapshot.sentences(doc_id, 0, 1))])
-        return set(stems(words(lead)))
+        return word_stems(lead)
 
-    def _idf_weights(self, q_stems: list[str]) -> dict[str, float]:
-        """Each question stem's share of the question's total IDF (the shares sum to 1)."""
+    def _idf_weights(self, q_words: list[str]) -> dict[str, float]:
+        """Each question word's stem with its share of the question's total IDF (the shares sum to 1).
+
+        `q_words` are normalised; the index counts each spelling of a word apart, so they add up."""
         n = max(1, self.snapshot.counts["chunks"])
-        df = self.snapshot.doc_freq(q_stems)
+        forms = {stem: stems(list(spellings(w))) for w, stem in zip(q_words, stems(q_words), strict=True)}
+        counted = self.snapshot.doc_freq([f for fs in forms.values() for f in fs])
+        df = {stem: min(n, sum(counted.get(f, 0) for f in fs)) for stem, fs in forms.items()}
         # Words the index has never seen still count: a question about something
         # absent should find low coverage, not a perfect score over fewer words.
-        idf = {t: math.log(1 + (n - df.get(t, 0) + 0.5) / (df.get(t, 0) + 0.5)) for t in q_stems}
+        idf = {t: math.log(1 + (n - df[t] + 0.5) / (df[t] + 0.5)) for t in df}
         total = sum(idf.values())
         return {t: w / total for t, w in idf.items()} if total else {}
 
@@ -229,6 +232,11 @@ FEATURES = ("cosine", "coverage", "context", "passage", "fits")
 
 def features(s: ScoredSentence) -> tuple[float, ...]:
     return tuple(getattr(s, name) for name in FEATURES)
+
+
+def word_stems(text: str) -> set[str]:
+    """The stems of `text`'s words, each written one way (see `lexical.normalise`)."""
+    return set(stems([normalise(w) for w in words(text)]))
 
 
 def share(weights: dict[str, float], present: set[str]) -> float:

@@ -155,6 +155,37 @@ STOPWORDS = frozenset(
 """Function words, plus question filler ('according to the article') that no passage answers."""
 
 
+# News style abbreviates a month before a date ("Mar. 25", "Sept. 11"); readers write it out.
+# ("May", "June" and "July" are never shortened; "may" is a stopword anyway.)
+MONTH_SPELLINGS = (
+    ("january", "jan"),
+    ("february", "feb"),
+    ("march", "mar"),
+    ("april", "apr"),
+    ("august", "aug"),
+    ("september", "sept", "sep"),
+    ("october", "oct"),
+    ("november", "nov"),
+    ("december", "dec"),
+)
+_SPELLINGS = {w: group for group in MONTH_SPELLINGS for w in group}
+
+
+def spellings(word: str) -> tuple[str, ...]:
+    """Every spelling of `word` (a month's full name and abbreviations), itself first."""
+    return (word, *(w for w in _SPELLINGS.get(word, ()) if w != word))
+
+
+def normalise(word: str) -> str:
+    """One spelling for words written several ways: a month's full name."""
+    return _SPELLINGS.get(word, (word,))[0]
+
+
+def with_spellings(terms: list[str]) -> list[str]:
+    """`terms` plus the other spellings of each, for a lexical query that must match any."""
+    return list(dict.fromkeys(w for t in terms for w in spellings(t)))
+
+
 def words(text: str) -> list[str]:
     """Lowercased words with accents folded, the way FTS5's unicode61 tokenizer sees them."""
     folded = unicodedata.normalize("NFKD", text.lower())

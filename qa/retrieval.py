@@ -7,7 +7,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from .config import Settings
-from .lexical import content_words
+from .lexical import content_words, with_spellings
 from .store import Snapshot
 from .types import Passage
 
@@ -36,7 +36,7 @@ class Retriever:
         if query_vector is None:
             query_vector = self.embed_query(question)
         dense = self.snapshot.search_dense(query_vector, s.candidates, nprobe=s.ivf_nprobe)
-        lexical = self.snapshot.search_lexical(content_words(question), s.candidates)
+        lexical = self.snapshot.search_lexical(with_spellings(content_words(question)), s.candidates)
 
         fused: dict[int, float] = {}
         dense_rank: dict[int, int] = {}

@@ -196,3 +196,15 @@ def test_a_low_confidence_answer_opens_with_a_caveat(seed_qa, seed_index, embedd
     # Refusal comes first: below the answer threshold there is nothing to caveat.
     refused = ask_with(answer_threshold=p + 0.01, caveat_threshold=p + 0.02)
     assert refused.refused and not refused.uncertain and CAVEAT not in refused.answer
+
+
+def test_a_month_written_out_finds_its_abbreviation(seed_qa):
+    """The article writes "Mar. 25", as news style does; a reader asks about "March 25"."""
+    from qa.lexical import with_spellings
+
+    assert with_spellings(["march", "25", "sept"]) == ["march", "mar", "25", "sept", "september", "sep"]
+    written = seed_qa.ask("What did Russia announce on March 25?")
+    short = seed_qa.ask("What did Russia announce on Mar. 25?")
+    assert not written.refused and not short.refused
+    assert "Mar. 25" in written.citations[0].quote
+    assert written.citations[0].quote == short.citations[0].quote
