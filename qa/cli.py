@@ -48,6 +48,36 @@ def main(argv: list[str] | None = None) -> int:
         return EXIT_OK
 
 
+def _at_least(low: int):
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"not a whole number: {text!r}") from None
+        if value < low:
+            raise argparse.ArgumentTypeError(f"must be at least {low}, not {value}")
+        return value
+
+    return parse
+
+
+def _port(text: str) -> int:
+    value = _at_least(1)(text)
+    if value > 65535:
+        raise argparse.ArgumentTypeError(f"not a port number: {value}")
+    return value
+
+
+def _seconds(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number of seconds: {text!r}") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"must not be negative, not {value:g}")
+    return value
+
+
 def _parser() -> argparse.ArgumentParser:
     d = Settings()
     parser = argparse.ArgumentParser(
@@ -62,9 +92,9 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--index", type=Path, default=d.index_dir, help="index folder (default: %(default)s)")
     p.add_argument("--rebuild", action="store_true", help="re-embed everything instead of only what changed")
     p.add_argument("--model", default=d.model, help="embedding model: the packaged default or a local folder")
-    p.add_argument("--chunk-tokens", type=int, default=d.chunk_tokens, help="chunk size in model word pieces")
+    p.add_argument("--chunk-tokens", type=_at_least(16), default=d.chunk_tokens, help="chunk size in model word pieces")
     p.add_argument(
-        "--wait", type=float, default=0, metavar="SECONDS", help="wait this long for another indexer to finish"
+        "--wait", type=_seconds, default=0, metavar="SECONDS", help="wait this long for another indexer to finish"
     )
     p.add_argument("--json", action="store_true", help="print the report as JSON")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
@@ -75,7 +105,7 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--corpus", type=Path, default=d.corpus_dir, help="folder of articles (default: %(default)s)")
     p.add_argument("--index", type=Path, default=d.index_dir, help="index folder (default: %(default)s)")
     p.add_argument("--host", default="127.0.0.1", help="address to bind (default: %(default)s, this machine only)")
-    p.add_argument("--port", type=int, default=7860, help="port (default: %(default)s)")
+    p.add_argument("--port", type=_port, default=7860, help="port (default: %(default)s)")
     p.add_argument("--share", action="store_true", help="also open a public Gradio share link (off by default)")
     p.add_argument("--no-watch", action="store_true", help="don't watch the corpus folder for changes")
     p.add_argument("--llm", default=d.llm, metavar="MODEL", help=LLM_HELP)
@@ -84,7 +114,7 @@ def _parser() -> argparse.ArgumentParser:
     p = sub.add_parser("ask", help="answer a question (or one per line from standard input)")
     p.add_argument("question", nargs="?", help="the question; omit to read questions from standard input")
     p.add_argument("--index", type=Path, default=d.index_dir, help="index folder (default: %(default)s)")
-    p.add_argument("-k", type=int, default=d.k, help="passages to read (default: %(default)s)")
+    p.add_argument("-k", type=_at_least(1), default=d.k, help="passages to read (default: %(default)s)")
     p.add_argument("--json", action="store_true", help="print one JSON object per answer")
     p.add_argument("--llm", default=d.llm, metavar="MODEL", help=LLM_HELP)
     p.add_argument(
@@ -104,7 +134,7 @@ def _parser() -> argparse.ArgumentParser:
         action="append",
         help="run only these suites (squad2, seed-heldout, bbc-heldout, seed-heldout2, bbc-heldout2, bbc-dev)",
     )
-    p.add_argument("--limit", type=int, default=None, help="questions per suite, sampled (quick runs)")
+    p.add_argument("--limit", type=_at_least(1), default=None, help="questions per suite, sampled (quick runs)")
     p.add_argument("--json", type=Path, default=None, metavar="FILE", help="also write the results as JSON")
     p.add_argument("--llm", default=None, metavar="MODEL", help="also evaluate generative answers with this model")
     p.set_defaults(func=cmd_eval)
@@ -176,6 +206,7 @@ def cmd_serve(args) -> int:
     from .engine import QA
     from .indexing import Indexer
 
+    _check_port_free(args.host, args.port)  # before minutes of indexing, not after
     settings = Settings(corpus_dir=args.corpus, index_dir=args.index, llm=args.llm)
     indexer = Indexer(settings)
     report = indexer.build(wait=60, on_message=lambda line: print(line, file=sys.stderr))
@@ -194,6 +225,21 @@ def cmd_serve(args) -> int:
     return EXIT_OK
 
 
+def _check_port_free(host: str, port: int) -> None:
+    import socket
+
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    with socket.socket(family, socket.SOCK_STREAM) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as the server will
+        try:
+            probe.bind((host, port))
+        except OSError as exc:
+            raise ValueError(
+                f"cannot open the chat on {host}:{port} ({exc.strerror or exc}): "
+                "is qa already running there? Choose another port with --port"
+            ) from None
+
+
 def cmd_ask(args) -> int:
     from .engine import QA, InvalidQuestion
 
@@ -201,6 +247,8 @@ def cmd_ask(args) -> int:
     if args.question is not None:
         questions = [args.question]
     else:
+        if sys.stdin.isatty():
+            print("qa: type one question per line (Ctrl-D to finish)", file=sys.stderr)
         questions = (line.rstrip("\n") for line in sys.stdin)
     status = EXIT_OK
     session = qa.session() if args.chat else None
@@ -287,11 +335,20 @@ def cmd_info(args) -> int:
     if args.json:
         print(json.dumps(info, ensure_ascii=False))
     else:
-        width = max(len(k) for k in info)
+        from .corpus import file_size
+
+        info.pop("check", None)
+        width = max(len(k) for k in [*info, "check"])
         for key, value in info.items():
             if key == "size_bytes":
-                key, value = "size", f"{value / 1e6:.1f} MB"
+                key, value = "size", file_size(value)
             print(f"{key:<{width}}  {value}")
+        if args.check:
+            print(f"{'check':<{width}}  {'ok' if not problems else f'{len(problems)} problem(s):'}")
+            for problem in problems:
+                print(f"  - {problem}")
+    if problems:
+        print("qa: the index is damaged; `qa index --rebuild` builds it again from the corpus", file=sys.stderr)
     return EXIT_ERROR if problems else EXIT_OK
 
 

@@ -56,17 +56,22 @@ class UnreadableFile(Exception):
 # Discovery
 
 
-def discover(corpus_dir: Path, settings: Settings) -> tuple[list[CorpusFile], list[Skipped]]:
-    """All supported files under `corpus_dir`, sorted, and the ones refused up front."""
+def discover(corpus_dir: Path, settings: Settings) -> tuple[list[CorpusFile], list[Skipped], list[str]]:
+    """All supported files under `corpus_dir`, sorted; the ones refused up front; and the
+    files of other types (not articles qa reads), so a user can be told about them."""
     root = Path(corpus_dir)
     if not root.is_dir():
         raise FileNotFoundError(f"corpus folder not found: {root}")
     real_root = root.resolve()
     files: list[CorpusFile] = []
     skipped: list[Skipped] = []
+    other: list[str] = []
     for path in sorted(_walk(root)):
         rel = path.relative_to(root).as_posix()
-        if path.name.endswith(SIDECAR_SUFFIX) or path.suffix.lower() not in SUPPORTED_SUFFIXES:
+        if path.name.endswith(SIDECAR_SUFFIX):
+            continue
+        if path.suffix.lower() not in SUPPORTED_SUFFIXES:
+            other.append(rel)
             continue
         if path.is_symlink():
             target = path.resolve()
@@ -80,12 +85,20 @@ def discover(corpus_dir: Path, settings: Settings) -> tuple[list[CorpusFile], li
             continue
         if size > settings.max_file_bytes:
             skipped.append(
-                Skipped(rel, f"larger than the {settings.max_file_bytes / 1e6:.0f} MB limit ({size / 1e6:.1f} MB)")
+                Skipped(rel, f"larger than the {file_size(settings.max_file_bytes)} limit ({file_size(size)})")
             )
             continue
         sidecar = path.with_name(path.stem + SIDECAR_SUFFIX)
         files.append(CorpusFile(path, rel, sidecar if sidecar.is_file() else None))
-    return files, skipped
+    return files, skipped, other
+
+
+def file_size(size: int) -> str:
+    """A size as the settings and docs state it (1 MB = 1024 × 1024 bytes): "20 MB", "21.5 MB", "10 KB"."""
+    if size < 1024 * 1024:
+        return f"{size / 1024:.0f} KB"
+    mb = size / (1024 * 1024)
+    return f"{mb:.0f} MB" if mb == int(mb) else f"{mb:.1f} MB"
 
 
 def _walk(root: Path) -> Iterator[Path]:
@@ -142,9 +155,16 @@ def add_file(corpus_dir: Path, name: str, data: bytes, settings: Settings) -> Ad
         kinds = ", ".join(SUPPORTED_SUFFIXES)
         return Added(None, f"{name}: not added: only {kinds} files can be indexed")
     if len(data) > settings.max_file_bytes:
-        return Added(None, f"{name}: not added: larger than the {settings.max_file_bytes / 1e6:.0f} MB limit")
+        return Added(None, f"{name}: not added: larger than the {file_size(settings.max_file_bytes)} limit")
     if not data.strip():
         return Added(None, f"{name}: not added: the file is empty")
+    # Read it as `qa index` will: a file that would only be skipped there is refused here.
+    try:
+        text, _ = LOADERS[suffix](data, [])
+    except UnreadableFile as exc:
+        return Added(None, f"{name}: not added: {exc}")
+    if not text.strip():
+        return Added(None, f"{name}: not added: no text to index")
     digest = hashlib.sha256(data).hexdigest()
     corpus_dir.mkdir(parents=True, exist_ok=True)
     for path in _walk(corpus_dir):
@@ -174,7 +194,7 @@ def load_file(file: CorpusFile, sha256: str | None = None) -> Loaded:
     result = Loaded()
     try:
         data = file.path.read_bytes()
-        meta = _read_sidecar(file)
+        meta = _read_sidecar(file, result.notes)
         loader = LOADERS[file.path.suffix.lower()]
         text, title = loader(data, result.notes)
     except UnreadableFile as exc:
@@ -195,15 +215,22 @@ def load_file(file: CorpusFile, sha256: str | None = None) -> Loaded:
     return result
 
 
-def _read_sidecar(file: CorpusFile) -> dict:
+def _read_sidecar(file: CorpusFile, notes: list[str]) -> dict:
+    """The sidecar's metadata; a broken one is ignored with a note (the article itself is fine)."""
     if file.sidecar is None:
         return {}
     try:
         meta = json.loads(file.sidecar.read_text(encoding="utf-8"))
     except (ValueError, UnicodeDecodeError) as exc:
-        raise UnreadableFile(f"metadata file {file.sidecar.name} is not valid JSON ({exc})") from None
+        notes.append(f"metadata file {file.sidecar.name} ignored: not valid JSON ({exc})")
+        return {}
     if not isinstance(meta, dict):
-        raise UnreadableFile(f"metadata file {file.sidecar.name} must hold a JSON object")
+        notes.append(f"metadata file {file.sidecar.name} ignored: it must hold a JSON object")
+        return {}
+    title = meta.get("title")
+    if title is not None and not (isinstance(title, str) and title.strip()):
+        notes.append(f"metadata file {file.sidecar.name}: title ignored (not a non-empty string: {title!r:.40})")
+        meta = {k: v for k, v in meta.items() if k != "title"}
     return meta
 
 

@@ -21,7 +21,7 @@ from .config import DEFAULT_MODEL
 log = logging.getLogger(__name__)
 
 
-class ModelNotFound(Exception):
+class ModelNotFound(ValueError):
     pass
 
 

@@ -406,6 +406,10 @@ def fallback_note(answer: Answer) -> str | None:
 
 
 def refusal_text(documents: int) -> str:
+    if documents == 0:
+        return (
+            "The articles don't say: the index holds no articles yet. Add some to the corpus folder and run `qa index`."
+        )
     return f"The articles don't say. Nothing in the {plural(documents, 'indexed article')} answers this question."
 
 

@@ -88,7 +88,7 @@ def updated_index(snapshot, removed: set[int], new_ids: np.ndarray, new_vectors:
     """
     import faiss
 
-    dim = new_vectors.shape[1] if new_vectors.size else snapshot.faiss.d
+    dim = new_vectors.shape[1]  # the caller shapes even an empty array (0, dim)
     old = snapshot.manifest["index"] if snapshot is not None else None
     total = (snapshot.faiss.ntotal if snapshot is not None else 0) - len(removed) + len(new_ids)
     wanted = index_description(total, settings)

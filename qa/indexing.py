@@ -13,9 +13,9 @@ from pathlib import Path
 import numpy as np
 
 from .chunking import Chunker
-from .config import INDEX_SHAPING, Settings
+from .config import INDEX_SHAPING, SUPPORTED_SUFFIXES, Settings
 from .corpus import Loaded, Skipped, discover, fingerprint, load_file
-from .embedding import Embedder, EmbedInput
+from .embedding import Embedder, EmbedInput, resolve_model_path
 from .store import IndexError_, IndexStore, Snapshot, VersionWriter, new_manifest
 from .types import Document
 
@@ -99,15 +99,23 @@ class Indexer:
     ) -> BuildReport:
         """Bring the index in line with the corpus folder; returns what changed."""
         settings = self.settings
+        if self._embedder is None:
+            resolve_model_path(settings.model)  # a wrong model fails now, not after the scan
         corpus_dir = Path(corpus_dir or settings.corpus_dir)
         store = IndexStore(index_dir or settings.index_dir)
         say = on_message or log.info
         started = time.perf_counter()
         report = BuildReport()
         with store.lock(timeout=wait):
-            files, report.skipped = discover(corpus_dir, settings)
+            files, report.skipped, other = discover(corpus_dir, settings)
             for item in report.skipped:
                 say(f"skipped {item}")
+            if other:
+                shown = ", ".join(other[:3]) + (f" and {len(other) - 3:,} more" if len(other) > 3 else "")
+                kinds = ", ".join(SUPPORTED_SUFFIXES)
+                say(f"left out {len(other):,} file(s) of other types ({shown}): qa reads {kinds}")
+            if not files:
+                say(f"no articles found in {corpus_dir}/ (qa reads {', '.join(SUPPORTED_SUFFIXES)})")
             by_source = {f.source: f for f in files}
             hashes = {f.source: fingerprint(f) for f in files}
 
@@ -137,6 +145,7 @@ class Indexer:
             report.timings["scan"] = time.perf_counter() - started
             if not todo and not gone and not report.rebuilt:
                 self._finish(report, snapshot.manifest if snapshot else None, started)
+                self._export_query_encoder()
                 return report
 
             writer = store.begin(fresh=snapshot is None)
@@ -161,11 +170,15 @@ class Indexer:
         return report
 
     def _export_query_encoder(self) -> None:
-        """While the model is loaded anyway, leave a fast-starting copy for question time."""
-        if self.settings.fast_query_encoder and self._embedder is not None:
-            from . import query_encoder
+        """Leave a fast-starting copy of the model for question time, once per machine and model
+        (loading the model for it only when the copy is missing: an up-to-date index needs none)."""
+        if not self.settings.fast_query_encoder:
+            return
+        from . import query_encoder
 
-            query_encoder.export(self.settings.cache_dir, self._embedder)
+        if self._embedder is None and query_encoder.exported(self.settings.cache_dir, self.settings.model):
+            return
+        query_encoder.export(self.settings.cache_dir, self.embedder)
 
     # -- steps -------------------------------------------------------------
 
@@ -225,10 +238,15 @@ class Indexer:
         s = self.settings
         t0 = time.perf_counter()
         embedder = self.embedder
+        limit = embedder.max_tokens - 2  # [CLS] and [SEP] take two of the model's word pieces
+        if s.chunk_tokens > limit:
+            log.warning(
+                "chunk_tokens %d is above the model's limit: chunks hold at most %d word pieces", s.chunk_tokens, limit
+            )
         chunker = Chunker(
             embedder.count_tokens,
             embedder.token_spans,
-            max_tokens=min(s.chunk_tokens, embedder.max_tokens - 2),
+            max_tokens=min(s.chunk_tokens, limit),
             overlap_sentences=s.overlap_sentences,
         )
         prefixes = self._title_prefixes(docs)

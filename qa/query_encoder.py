@@ -144,6 +144,14 @@ def export(cache_dir: Path, embedder) -> bool:
         return False
 
 
+def exported(cache_dir: Path, model: str) -> bool:
+    """Whether a checked export of `model` is in `cache_dir` (cheap: no model is loaded)."""
+    try:
+        return _exported(folder_for(cache_dir, model), model)
+    except Exception:
+        return False
+
+
 def _exported(folder: Path, model: str) -> bool:
     try:
         info = json.loads((folder / INFO_FILE).read_text(encoding="utf-8"))

@@ -330,7 +330,12 @@ class IndexStore:
     def exists(self) -> bool:
         return (self.root / CURRENT).is_file()
 
+    def _check_folder(self) -> None:
+        if self.root.exists() and not self.root.is_dir():
+            raise IndexError_(f"{self.root} is a file, not an index folder: give the folder `qa index` builds")
+
     def current_version(self) -> str | None:
+        self._check_folder()
         try:
             name = (self.root / CURRENT).read_text(encoding="utf-8").strip()
         except FileNotFoundError:
@@ -401,6 +406,7 @@ class IndexStore:
     def lock(self, timeout: float = 0) -> Iterator[None]:
         from filelock import FileLock, Timeout
 
+        self._check_folder()
         self.root.mkdir(parents=True, exist_ok=True)
         lock = FileLock(str(self.root / LOCK))
         try:

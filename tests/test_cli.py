@@ -69,6 +69,44 @@ def test_errors_are_one_clear_line(tmp_path):
     run = _qa("index", "--corpus", str(tmp_path / "no-such-folder"), "--index", str(tmp_path / "i"))
     assert run.returncode == 1 and "corpus folder not found" in run.stderr and "Traceback" not in run.stderr
 
+    corpus = tmp_path / "corpus"
+    copy_seed(corpus)
+    run = _qa("index", "--corpus", str(corpus), "--index", str(tmp_path / "i"), "--model", str(tmp_path / "nomodel"))
+    assert run.returncode == 1 and "not found" in run.stderr and "Traceback" not in run.stderr
+    assert not (tmp_path / "i" / "CURRENT").exists()
+
+    a_file = corpus / "000_f2f3c36d839ea44c.txt"
+    for command in (["ask", "--index", str(a_file), "anything?"], ["index", "--index", str(a_file), "-q"]):
+        run = _qa(*command)
+        assert run.returncode == 1 and "is a file, not an index folder" in run.stderr, run.stderr
+
+    for bad in (["ask", "-k", "0", "x"], ["index", "--wait", "-1"], ["index", "--chunk-tokens", "0"]):
+        run = _qa(*bad)
+        assert run.returncode == 2 and "must" in run.stderr and "Traceback" not in run.stderr
+
+
+def test_serve_refuses_a_port_in_use_before_indexing(tmp_path):
+    import socket
+
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        run = _qa("serve", "--corpus", str(tmp_path / "c"), "--index", str(tmp_path / "i"), "--port", str(port))
+    assert run.returncode == 1 and f"127.0.0.1:{port}" in run.stderr and "--port" in run.stderr
+    assert "Traceback" not in run.stderr and not (tmp_path / "i").exists()
+
+
+def test_an_empty_corpus_builds_an_empty_index_and_says_so(tmp_path):
+    corpus, index = tmp_path / "corpus", tmp_path / "index"
+    corpus.mkdir()
+    (corpus / "notes.docx").write_bytes(b"PK\x03\x04")
+    run = _qa("index", "--corpus", str(corpus), "--index", str(index), "-q")
+    assert run.returncode == 0, run.stderr
+    assert "no articles found" in run.stderr and "notes.docx" in run.stderr
+    run = _qa("ask", "--index", str(index), "Anything at all?")
+    assert run.returncode == 0 and "holds no articles yet" in run.stdout
+
 
 def test_index_watch_picks_up_new_files(tmp_path):
     import queue

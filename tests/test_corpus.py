@@ -11,7 +11,7 @@ from qa.corpus import discover, fingerprint, load_file
 
 
 def _load_one(folder: Path, name: str, settings: Settings | None = None):
-    files, skipped = discover(folder, settings or Settings())
+    files, skipped, _ = discover(folder, settings or Settings())
     match = [f for f in files if f.source == name]
     if not match:
         return None, skipped
@@ -30,10 +30,10 @@ def test_seed_title_comes_from_sidecar(tmp_path):
 
 def test_sidecar_change_changes_fingerprint(tmp_path):
     (tmp_path / "a.txt").write_text("Some article text. Another sentence.")
-    files, _ = discover(tmp_path, Settings())
+    files, _, _ = discover(tmp_path, Settings())
     before = fingerprint(files[0])
     (tmp_path / "a.meta.json").write_text('{"title": "New title"}')
-    files, _ = discover(tmp_path, Settings())
+    files, _, _ = discover(tmp_path, Settings())
     assert files[0].sidecar is not None
     assert fingerprint(files[0]) != before
 
@@ -76,7 +76,7 @@ def test_bad_files_are_skipped_with_a_reason(tmp_path, content, reason):
 
 def test_oversized_file_is_refused_up_front(tmp_path):
     (tmp_path / "big.txt").write_text("word " * 1000)
-    files, skipped = discover(tmp_path, Settings(max_file_bytes=1000))
+    files, skipped, _ = discover(tmp_path, Settings(max_file_bytes=1000))
     assert files == []
     assert skipped[0].source == "big.txt" and "limit" in skipped[0].reason
 
@@ -87,7 +87,7 @@ def test_symlink_out_of_corpus_is_skipped(tmp_path):
     corpus = tmp_path / "corpus"
     corpus.mkdir()
     os.symlink(outside, corpus / "link.txt")
-    files, skipped = discover(corpus, Settings())
+    files, skipped, _ = discover(corpus, Settings())
     assert files == []
     assert skipped[0].source == "link.txt" and "outside" in skipped[0].reason
 
@@ -96,9 +96,9 @@ def test_hidden_and_unsupported_files_are_ignored(tmp_path):
     (tmp_path / ".draft.txt").write_text("Hidden draft.")
     (tmp_path / "photo.jpg").write_bytes(b"\xff\xd8\xff")
     (tmp_path / "notes.md").write_text("# Notes\n\nReal text here.")
-    files, skipped = discover(tmp_path, Settings())
+    files, skipped, other = discover(tmp_path, Settings())
     assert [f.source for f in files] == ["notes.md"]
-    assert skipped == []
+    assert skipped == [] and other == ["photo.jpg"]  # hidden files are not even mentioned
 
 
 def test_html_drops_scripts_and_styles(tmp_path):
@@ -157,3 +157,39 @@ def test_crlf_is_normalised(tmp_path):
     (tmp_path / "win.txt").write_bytes(b"Title line\r\n\r\nBody sentence one. Body two.\r\n")
     doc = _load_one(tmp_path, "win.txt")[0].document
     assert "\r" not in doc.text and doc.title == "Title line"
+
+
+@pytest.mark.parametrize(
+    ("sidecar", "note"),
+    [
+        ('{"title": 42, "publisher": "Gazette"}', "title ignored"),
+        ('{"title": "   "}', "title ignored"),
+        ("{not json", "not valid JSON"),
+        ('["a list"]', "JSON object"),
+    ],
+)
+def test_a_broken_sidecar_is_noted_and_the_article_kept(tmp_path, sidecar, note):
+    (tmp_path / "tide_report.txt").write_text("The tide came in early. Boats were moved.")
+    (tmp_path / "tide_report.meta.json").write_text(sidecar)
+    loaded, skipped = _load_one(tmp_path, "tide_report.txt")
+    assert skipped == [] and loaded.skipped is None
+    assert loaded.document.title == "tide report"  # from the file name, as without a sidecar
+    assert any("tide_report.meta.json" in n and note in n for n in loaded.notes), loaded.notes
+
+
+def test_uploads_that_indexing_would_skip_are_refused(tmp_path):
+    from qa.corpus import add_file
+
+    settings = Settings(max_file_bytes=10_000)
+    for name, data, reason in [
+        ("photo.txt", bytes(range(256)) * 4, "binary"),
+        ("broken.pdf", b"%PDF-1.4\n this is not really a pdf", "PDF"),
+        ("empty.md", b"  \n\n", "empty"),
+        ("big.txt", b"word " * 3000, "larger than the 10 KB limit"),
+        ("notes.docx", b"PK\x03\x04", "only .txt"),
+    ]:
+        added = add_file(tmp_path, name, data, settings)
+        assert added.source is None and reason in added.message, (name, added.message)
+    assert list(tmp_path.iterdir()) == []
+    added = add_file(tmp_path, "fine.txt", b"A real article. With two sentences.", settings)
+    assert added.source == "fine.txt"

@@ -262,10 +262,10 @@ class ChatApp:
             outputs = [chatbot, answers, sources, box]
             inputs = [box, chatbot, answers, written]
             box.submit(self.respond, inputs, outputs, api_name="ask_stream", show_progress="hidden")
-            ask.click(self.respond, inputs, outputs, api_name=False, show_progress="hidden")
-            chatbot.select(self.select, [answers], [sources], api_name=False)
+            ask.click(self.respond, inputs, outputs, api_visibility="private", show_progress="hidden")
+            chatbot.select(self.select, [answers], [sources], api_visibility="private")
             uploads.upload(self.upload, [uploads], [upload_log, status, table], api_name="upload")
-            gr.Timer(3).tick(self.refresh, None, [status, table], api_name=False, show_progress="hidden")
+            gr.Timer(3).tick(self.refresh, None, [status, table], api_visibility="private", show_progress="hidden")
             gr.api(self.api_ask, api_name="ask")
         return demo
 
