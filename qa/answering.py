@@ -32,7 +32,7 @@ from .types import Citation, Passage
 # Weights of the sentence score and of the answerability model. Fitted by
 # bench/calibrate.py; see docs/evaluation.md for the data and the trade-off.
 SCORE_WEIGHTS = {"cosine": 0.55, "coverage": 0.2, "context": 0.25, "passage": 0.0, "fits": 0.05}
-ANSWERABLE_MODEL = {"bias": -5.59, "cosine": 10.44, "coverage": 0.33, "context": 1.63, "passage": -4.68, "fits": 0.39}
+ANSWERABLE_MODEL = {"bias": -5.64, "cosine": 10.40, "coverage": 0.10, "context": 1.93, "passage": -4.64, "fits": 0.40}
 
 _DANGLING_START = re.compile(
     r"^(?:it|its|this|that|these|those|they|their|them|he|his|she|her|such|there|then|but|and|so|"

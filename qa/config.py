@@ -60,7 +60,7 @@ class Settings:
     a search-time setting: it applies to an existing index without rebuilding."""
 
     # --- retrieval --------------------------------------------------------
-    k: int = 5
+    k: int = 8
     """Passages returned by search and read by the answerer."""
     candidates: int = 40
     """Hits taken from each retriever (dense, lexical) before fusion."""
@@ -77,7 +77,7 @@ class Settings:
     """A further sentence is cited only if its score is within this of the best."""
     answer_threshold: float = 0.18
     """Calibrated probability below which qa refuses (see docs/evaluation.md)."""
-    caveat_threshold: float = 0.31
+    caveat_threshold: float = 0.34
     """Below this probability (and at or above `answer_threshold`) an answer opens with a caveat:
     the articles may not answer the question directly (see docs/evaluation.md)."""
     max_question_chars: int = 1000

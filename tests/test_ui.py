@@ -71,7 +71,7 @@ def test_chat_streams_and_keeps_sources_per_answer(client):
 
 
 def test_an_unsure_answer_says_so(client):
-    """A question qa answers with a probability between its two thresholds (about 0.27 for
+    """A question qa answers with a probability between its two thresholds (about 0.26 for
     this one over the seed article) shows the caveat above its quotes."""
     from qa.engine import CAVEAT
 
