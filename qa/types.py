@@ -121,6 +121,8 @@ class Answer:
         # Extra keys only when they carry news, so the extractive JSON keeps its documented shape.
         if self.standalone_question:
             out["standalone_question"] = self.standalone_question
+        if self.uncertain:
+            out["uncertain"] = True
         if self.mode != "extractive":
             out["mode"] = self.mode
             out["quotes"] = self.quotes or {}

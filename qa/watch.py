@@ -51,8 +51,7 @@ def watch_corpus(
         except Exception as exc:  # a watcher must outlive one bad update
             log.error("index update failed: %s", exc)
             continue
-        if report.changed_anything:
-            log.warning("index updated: %s (%s)", report.summary(), report.version)
+        # What changed is the caller's to say (the CLI prints its report, the chat its log).
         if on_report is not None:
             on_report(report)
 

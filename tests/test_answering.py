@@ -191,6 +191,7 @@ def test_a_low_confidence_answer_opens_with_a_caveat(seed_qa, seed_index, embedd
     unsure = ask_with(caveat_threshold=p + 0.01)
     assert unsure.uncertain and not unsure.refused
     assert unsure.answer == f"{CAVEAT}\n{confident.answer}"
+    assert unsure.to_dict()["uncertain"] is True and "uncertain" not in confident.to_dict()
     assert [c.to_dict() for c in unsure.citations] == [c.to_dict() for c in confident.citations]
     assert not ask_with(caveat_threshold=p - 0.01).uncertain
     # Refusal comes first: below the answer threshold there is nothing to caveat.
