@@ -64,3 +64,19 @@ def test_only_mean_pooling_models_are_exported(embedder, tmp_path):
     pooling.update(pooling_mode_mean_tokens=False, pooling_mode_cls_token=True)
     config.write_text(json.dumps(pooling))
     assert qe._pooling_plan(other) is None
+
+
+def test_an_up_to_date_index_still_leaves_the_export_when_it_is_missing(seed_corpus, seed_index, tmp_path, settings):
+    """A new cache folder (another machine, a cleared cache) gets its export from the next
+    `qa index`, even with nothing to re-embed; with the export there, no model is loaded."""
+    from qa.indexing import Indexer
+
+    index = tmp_path / "index"
+    shutil.copytree(seed_index, index)
+    fresh = settings.replace(cache_dir=tmp_path / "cache")
+    indexer = Indexer(fresh)
+    report = indexer.build(seed_corpus, index, progress=False)
+    assert not report.changed_anything and qe.exported(fresh.cache_dir, fresh.model)
+    again = Indexer(fresh)
+    again.build(seed_corpus, index, progress=False)
+    assert again._embedder is None
