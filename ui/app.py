@@ -346,5 +346,5 @@ def launch(demo: gr.Blocks, host: str = "127.0.0.1", port: int = 7860, share: bo
         show_error=False,
         prevent_thread_lock=not block,
         footer_links=[],
-        quiet=not block,
+        quiet=not share,  # `qa serve` prints the address; Gradio would also suggest `share=True` in `launch()`
     )
