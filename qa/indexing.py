@@ -80,6 +80,8 @@ class Indexer:
     def __init__(self, settings: Settings, embedder: Embedder | None = None):
         self.settings = settings
         self._embedder = embedder
+        self._told: set[str] = set()
+        """Warnings already given: a watcher rebuilding again and again says each once."""
 
     @property
     def embedder(self) -> Embedder:
@@ -108,6 +110,7 @@ class Indexer:
         report = BuildReport()
         with store.lock(timeout=wait):
             files, report.skipped, other = discover(corpus_dir, settings)
+            say = self._once(say)
             for item in report.skipped:
                 say(f"skipped {item}")
             if other:
@@ -169,6 +172,14 @@ class Indexer:
             self._export_query_encoder()
         return report
 
+    def _once(self, say: Callable[[str], None]) -> Callable[[str], None]:
+        def say_once(line: str) -> None:
+            if line not in self._told:
+                self._told.add(line)
+                say(line)
+
+        return say_once
+
     def _export_query_encoder(self) -> None:
         """Leave a fast-starting copy of the model for question time, once per machine and model
         (loading the model for it only when the copy is missing: an up-to-date index needs none)."""
@@ -228,6 +239,8 @@ class Indexer:
         report.removed = sorted(gone)
         report.timings["remove"] = time.perf_counter() - t0
 
+        if docs and self._embedder is None:
+            say(f"loading the embedding model ({self.settings.model})")
         self._embed_documents(writer, docs, report, progress)
 
     def _embed_documents(self, writer: VersionWriter, docs: list[Document], report: BuildReport, progress) -> None:

@@ -20,11 +20,14 @@ if [ ! -f "$STAMP" ] || [ "$(cat "$STAMP")" != "$want" ] || [ ! -x "$VENV/bin/qa
     fi
     # torch first, pinned: the CPU wheel on local disk. Anything that pulls torch
     # in as a dependency would otherwise fetch a multi-GB CUDA build.
-    if ! "$VENV/bin/python" -c "import torch, sys; sys.exit(torch.__version__.split('+')[0] != '$TORCH_VERSION')" 2>/dev/null; then
-        echo "setup: installing torch==$TORCH_VERSION (CPU)"
-        "$VENV/bin/pip" install --quiet "torch==$TORCH_VERSION"
+    has_torch() { "$VENV/bin/python" -c "import torch, sys; sys.exit(torch.__version__.split('+')[0] != '$TORCH_VERSION')" 2>/dev/null; }
+    if ! has_torch; then
+        echo "setup: installing torch==$TORCH_VERSION (CPU wheel from local disk, about 30 s)"
+        "$VENV/bin/pip" install --quiet "torch==$TORCH_VERSION" 2>&1 | grep -v "^WARNING: Location" || true
+        # Never go on without it: qa's dependencies would then pull a multi-GB CUDA build.
+        has_torch || { echo "setup: torch==$TORCH_VERSION did not install" >&2; exit 1; }
     fi
-    echo "setup: installing qa and its dependencies"
+    echo "setup: installing qa and its dependencies (about 1.5 min on a fresh machine)"
     "$VENV/bin/pip" install --quiet -e ".[dev]" 2>&1 | grep -v "^WARNING: Location" || true
     "$VENV/bin/python" -c "import qa, faiss, sentence_transformers, gradio, langchain_core" \
         || { echo "setup: the Python environment is incomplete" >&2; exit 1; }

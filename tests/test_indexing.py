@@ -93,6 +93,15 @@ def test_bad_files_are_skipped_and_the_rest_indexed(tmp_path, settings, embedder
     assert any("empty.txt" in m and "empty" in m for m in messages)
     assert any("binary.txt" in m and "binary" in m for m in messages)
 
+    # A watcher rebuilds with the same indexer again and again: each warning is said once,
+    # while every report still lists what was skipped.
+    indexer = Indexer(settings, embedder)
+    said = []
+    for _ in range(2):
+        report = indexer.build(corpus, tmp_path / "index", progress=False, on_message=said.append)
+        assert sorted(s.source for s in report.skipped) == ["binary.txt", "empty.txt"]
+    assert sum("empty.txt" in m for m in said) == 1
+
 
 def test_duplicates_are_indexed_once_and_never_quoted_twice(tmp_path, settings, embedder):
     corpus = tmp_path / "corpus"
