@@ -81,12 +81,18 @@ def test_an_unsure_answer_says_so(client):
     assert answer["answer"].startswith(CAVEAT)
     job = client.submit(question, api_name="/ask_stream")
     job.result()
-    history, _, _ = job.outputs()[-1]
+    history, sources, _ = job.outputs()[-1]
+    assert "qa-caveat" in sources and "may not say" in sources  # still in sight beside long quotes
     shown = str(history[-1]["content"])  # Gradio keeps the message as a list of text parts
     assert f"⚠️ *{CAVEAT}*" in shown and "[1]" in shown
     assert shown.index(CAVEAT) < shown.index("[1]")
+    # Quote [1] spans two paragraphs of the article: both stay inside its block quote.
+    assert "> For Moscow, any attempts" in shown
     plain = _ask(client, "What did Russia announce on Mar. 25?")
     assert not plain["answer"].startswith(CAVEAT)
+    job = client.submit("What did Russia announce on Mar. 25?", api_name="/ask_stream")
+    job.result()
+    assert "qa-caveat" not in job.outputs()[-1][1]
 
 
 def test_uploaded_article_is_answerable_at_once(client, server, tmp_path):

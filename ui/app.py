@@ -46,6 +46,7 @@ CSS = """
 .qa-context mark { background: #fde68a; color: #111; padding: 1px 2px; border-radius: 3px; }
 .qa-empty { color: var(--body-text-color-subdued); font-style: italic; }
 .qa-refused { color: var(--body-text-color-subdued); }
+.qa-caveat { border-left: 4px solid #f59e0b; padding: 6px 10px; margin: 0 0 10px; background: rgba(245, 158, 11, 0.08); }
 """
 
 _MARKDOWN_SPECIAL = re.compile(r"([\\`*_{}\[\]()#+\-.!|>~<])")
@@ -134,7 +135,9 @@ class ChatApp:
         if note:
             parts.append(f"*{as_text(note)}*")
         for c in answer.citations:  # stream quote by quote
-            parts.append(f"> “{as_text(c.quote)}” **[{c.n}]**\n>\n> — *{as_text(c.title)}*")
+            # Every line of the quote in the block quote: a quote can span paragraphs.
+            quoted = f"“{as_text(c.quote)}” **[{c.n}]**".replace("\n", "\n> ")
+            parts.append(f"> {quoted}\n>\n> — *{as_text(c.title)}*")
             history[index]["content"] = "\n\n".join(parts)
             yield history, answers, gr.update(), ""
             time.sleep(0.05)
@@ -286,6 +289,11 @@ def render_sources(qa: QA, answer: dict) -> str:
     written = answer.get("mode") == "generative"
     if answer.get("standalone_question"):
         blocks.append(f'<p class="qa-source-meta">Searched as: “{esc(answer["standalone_question"])}”</p>')
+    if answer.get("uncertain"):
+        # The chat scrolls the caveat out of view under long quotes; it stays in sight here.
+        blocks.append(
+            '<p class="qa-caveat">⚠️ qa is not sure these passages answer the question: the articles may not say.</p>'
+        )
     for c in answer["citations"]:
         moved = " · re-attributed: the model named another passage" if c.get("reattributed") else ""
         try:
