@@ -200,25 +200,25 @@ def main() -> None:
     coef = fit_logistic(X, y)
     print("answerable model: " + " ".join(f"{n}={v:.3f}" for n, v in zip(("bias", *FEATURES), coef, strict=True)))
 
-    def probability(rows):
-        X, _ = xy(rows)
+    def probability(X):
         return 1 / (1 + np.exp(-(coef[0] + X @ coef[1:])))
 
     def tradeoff(rows, name):
-        p = probability(rows)
+        """Print the refusal trade-off; returns each question's probability and label."""
+        X, yt = xy(rows)
+        p = probability(X)
         ans = np.array([r["answerable"] for r in rows])
         print(f"\n{name}: threshold  refuse-unanswerable  refuse-answerable(false)  answered-correctly")
-        _, yt = xy(rows)
         for t in (0.05, 0.08, 0.1, 0.12, 0.15, 0.18, 0.2, 0.25, 0.3, 0.4, 0.5):
             refuse = p < t
             print(
                 f"  {t:.2f}  {refuse[~ans].mean() if (~ans).any() else float('nan'):.3f}  "
                 f"{refuse[ans].mean() if ans.any() else float('nan'):.3f}  {(yt[ans] * ~refuse[ans]).mean() if ans.any() else float('nan'):.3f}"
             )
+        return p, yt
 
     tradeoff(test_rows, "SQuAD held out")
-    tradeoff(dev_rows, "own dev questions")
-    p_dev = probability(dev_rows)
+    p_dev, y_dev = tradeoff(dev_rows, "own dev questions")
     ans = np.array([r["answerable"] for r in dev_rows])
     # The rule: of the thresholds that refuse at most 5 % of the answerable dev questions, the one
     # that refuses the most unanswerable ones net of false refusals (each counts one); the lowest
@@ -234,7 +234,6 @@ def main() -> None:
     # 3. The caveat: a shown answer whose probability is below `caveat_threshold` says the
     # articles may not answer. Counted on the dev questions qa does not refuse; "wrong" means
     # the best sentence does not answer (the question is unanswerable, or another sentence does).
-    _, y_dev = xy(dev_rows)
     shown = p_dev >= threshold
 
     def flagged(t):
@@ -247,8 +246,13 @@ def main() -> None:
         print(
             f"  {t:.2f}  {right} / {wrong}  {int((shown & (y_dev == 1)).sum()) - right} / {int((shown & (y_dev == 0)).sum()) - wrong}"
         )
+
     # The rule: the highest threshold at which at least two of three flagged answers are wrong.
-    caveat = max((t for t in np.arange(threshold, 0.61, 0.01) if flagged(t)[1] >= 2 * flagged(t)[0]), default=threshold)
+    def mostly_wrong(t):
+        right, wrong = flagged(t)
+        return wrong >= 2 * right
+
+    caveat = max((t for t in np.arange(threshold, 0.61, 0.01) if mostly_wrong(t)), default=threshold)
     right, wrong = flagged(caveat)
     band = shown & (p_dev < caveat)
     print(
