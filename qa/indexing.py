@@ -81,7 +81,8 @@ class Indexer:
         self.settings = settings
         self._embedder = embedder
         self._told: set[str] = set()
-        """Warnings already given: a watcher rebuilding again and again says each once."""
+        """What the last build said: a watcher rebuilding again and again repeats none of it,
+        but a file that is mended and breaks again is reported again."""
 
     @property
     def embedder(self) -> Embedder:
@@ -113,12 +114,12 @@ class Indexer:
             say = self._once(say)
             for item in report.skipped:
                 say(f"skipped {item}")
+            kinds = ", ".join(SUPPORTED_SUFFIXES)
             if other:
                 shown = ", ".join(other[:3]) + (f" and {len(other) - 3:,} more" if len(other) > 3 else "")
-                kinds = ", ".join(SUPPORTED_SUFFIXES)
                 say(f"left out {len(other):,} file(s) of other types ({shown}): qa reads {kinds}")
             if not files:
-                say(f"no articles found in {corpus_dir}/ (qa reads {', '.join(SUPPORTED_SUFFIXES)})")
+                say(f"no articles found in {corpus_dir}/ (qa reads {kinds})")
             by_source = {f.source: f for f in files}
             hashes = {f.source: fingerprint(f) for f in files}
 
@@ -173,10 +174,13 @@ class Indexer:
         return report
 
     def _once(self, say: Callable[[str], None]) -> Callable[[str], None]:
+        """`say`, silent for lines the previous build said too."""
+        before, self._told = self._told, set()
+
         def say_once(line: str) -> None:
-            if line not in self._told:
-                self._told.add(line)
+            if line not in before:
                 say(line)
+            self._told.add(line)
 
         return say_once
 

@@ -101,6 +101,12 @@ def test_bad_files_are_skipped_and_the_rest_indexed(tmp_path, settings, embedder
         report = indexer.build(corpus, tmp_path / "index", progress=False, on_message=said.append)
         assert sorted(s.source for s in report.skipped) == ["binary.txt", "empty.txt"]
     assert sum("empty.txt" in m for m in said) == 1
+    # Mended, then broken again: that is news, and said again.
+    (corpus / "empty.txt").write_text("A short article at last. It has two sentences.")
+    indexer.build(corpus, tmp_path / "index", progress=False, on_message=said.append)
+    (corpus / "empty.txt").write_bytes(b"")
+    indexer.build(corpus, tmp_path / "index", progress=False, on_message=said.append)
+    assert sum("skipped empty.txt" in m for m in said) == 2
 
 
 def test_duplicates_are_indexed_once_and_never_quoted_twice(tmp_path, settings, embedder):
