@@ -330,14 +330,13 @@ def cmd_info(args) -> int:
     snapshot = store.open()
     info = snapshot.describe()
     problems = store.verify_hashes() + snapshot.check() if args.check else []
-    if args.check:
-        info["check"] = problems or "ok"
     if args.json:
+        if args.check:
+            info["check"] = problems or "ok"
         print(json.dumps(info, ensure_ascii=False))
     else:
         from .corpus import file_size
 
-        info.pop("check", None)
         width = max(len(k) for k in [*info, "check"])
         for key, value in info.items():
             if key == "size_bytes":
