@@ -73,6 +73,39 @@ def collect(qa: QA, questions, prefix: str = ""):
     return rows
 
 
+def question_sets(squad_json: Path, work: Path, bbc_dir: Path):
+    """The SQuAD index and its questions (shuffled with a fixed seed), and our own development
+    question sets as (QA, questions, source prefix), building or updating the indexes in `work`.
+
+    Own dev questions are the kind of question users ask. Over the full BBC set when it is at
+    hand (the seed article indexed with it), else the fixtures; the seed questions also over
+    the seed article alone: what `make run` indexes, where every word is rarer or commoner."""
+    settings = Settings()
+    corpus, index = work / "squad-corpus", work / "squad-index"
+    questions = squad_to_corpus(squad_json, corpus)
+    Indexer(settings.replace(corpus_dir=corpus, index_dir=index)).build(corpus, index)
+    squad_qa = QA.load(index)
+    random.Random(0).shuffle(questions)
+
+    news = work / "news-corpus"
+    bbc = bbc_dir if bbc_dir.exists() else ROOT / "tests/data/bbc"
+    if not news.exists():
+        shutil.copytree(ROOT / "corpus", news)
+        shutil.copytree(bbc, news / "bbc")
+    Indexer(settings).build(news, work / "news-index")
+    news_qa = QA.load(work / "news-index", embedder=squad_qa.embedder)
+    Indexer(settings).build(ROOT / "corpus", work / "seed-index")
+    seed_qa = QA.load(work / "seed-index", embedder=squad_qa.embedder)
+    seed_sets = [ROOT / "tests/data/questions/seed.json", ROOT / "bench/questions/seed_heldout.json"]
+    bbc_sets = [ROOT / "tests/data/questions/bbc.json"]
+    if bbc == bbc_dir:
+        bbc_sets += [ROOT / "bench/questions/bbc_heldout.json", ROOT / "bench/questions/bbc_dev.json"]
+    dev_sets = [(news_qa, own_questions(path), "") for path in seed_sets]
+    dev_sets += [(seed_qa, own_questions(path), "") for path in seed_sets]
+    dev_sets += [(news_qa, own_questions(path), "bbc/") for path in bbc_sets]
+    return squad_qa, questions, dev_sets
+
+
 def best_index(rows, w):
     return [int(np.argmax(r["feats"] @ w)) if len(r["feats"]) else -1 for r in rows]
 
@@ -109,6 +142,45 @@ def fit_logistic(X, y, l2=1e-3, iters=50):
     return w
 
 
+def refusal_threshold(p, answerable) -> float:
+    """The rule: of the thresholds that refuse at most 5 % of the answerable questions, the one that
+    refuses the most unanswerable ones net of false refusals (each counts one); the lowest on ties.
+    (Until the seventh session: the most unanswerable refused, which could buy one more refusal
+    with several false ones.)"""
+    ans = np.asarray(answerable, dtype=bool)
+    allowed = [t for t in np.arange(0.05, 0.5, 0.01) if (p[ans] < t).mean() <= 0.05]
+    return float(min(allowed, key=lambda t: (-((p[~ans] < t).sum() - (p[ans] < t).sum()), t)))
+
+
+def caveat_threshold(p, y, answerable, threshold: float) -> float:
+    """The rule: the highest threshold at which at least two of three answers it flags are wrong.
+
+    A shown answer whose probability is below it says the articles may not answer. Counted on
+    the questions qa does not refuse; "wrong" means the best sentence does not answer (the
+    question is unanswerable, or another sentence does). Prints the table it chose from."""
+    ans = np.asarray(answerable, dtype=bool)
+    shown = p >= threshold
+
+    def flagged(t):
+        band = shown & (p < t)
+        return int((band & (y == 1)).sum()), int((band & (y == 0)).sum())
+
+    print("\nanswered: caveat below  flagged right / wrong  unflagged right / wrong")
+    for t in np.arange(threshold + 0.02, 0.61, 0.02):
+        right, wrong = flagged(t)
+        print(
+            f"  {t:.2f}  {right} / {wrong}  {int((shown & (y == 1)).sum()) - right} / {int((shown & (y == 0)).sum()) - wrong}"
+        )
+    caveat = max((t for t in np.arange(threshold, 0.61, 0.01) if flagged(t)[1] >= 2 * flagged(t)[0]), default=threshold)
+    right, wrong = flagged(caveat)
+    band = shown & (p < caveat)
+    print(
+        f"caveat threshold by the rule (>= 2/3 of flagged answers wrong): {caveat:.2f} ({right} right, {wrong} wrong; "
+        f"flags {(band & ans).sum()}/{ans.sum()} answerable, {(band & ~ans).sum()}/{(~ans).sum()} unanswerable)"
+    )
+    return float(caveat)
+
+
 def _grid():
     """Weights in FEATURES order: cosine, coverage, context, passage (the rest to 1), fits."""
     for wc in np.arange(0.3, 0.81, 0.05):
@@ -129,38 +201,13 @@ def main() -> None:
     ap.add_argument("--limit", type=int, default=None, help="SQuAD questions (quick runs)")
     args = ap.parse_args()
 
-    settings = Settings()
-    corpus, index = args.work / "squad-corpus", args.work / "squad-index"
-    questions = squad_to_corpus(args.squad, corpus)
-    Indexer(settings.replace(corpus_dir=corpus, index_dir=index)).build(corpus, index)
-    qa = QA.load(index)
-    rng = random.Random(0)
-    rng.shuffle(questions)
+    squad_qa, questions, dev_sets = question_sets(args.squad, args.work, args.bbc)
     questions = questions[: args.limit] if args.limit else questions
     half = len(questions) // 2
     fit_q, test_q = questions[:half], questions[half:]
     print(f"SQuAD: {len(fit_q)} questions to fit, {len(test_q)} held out")
-    fit_rows, test_rows = collect(qa, fit_q), collect(qa, test_q)
-
-    # Our own dev questions join the fit: they are the kind of question users ask. Over the
-    # full BBC set when it is at hand (the seed article indexed with it), else the fixtures.
-    news = args.work / "news-corpus"
-    bbc = args.bbc if args.bbc.exists() else ROOT / "tests/data/bbc"
-    if not news.exists():
-        shutil.copytree(ROOT / "corpus", news)
-        shutil.copytree(bbc, news / "bbc")
-    Indexer(settings).build(news, args.work / "news-index")
-    news_qa = QA.load(args.work / "news-index", embedder=qa.embedder)
-    seed_sets = [ROOT / "tests/data/questions/seed.json", ROOT / "bench/questions/seed_heldout.json"]
-    bbc_sets = [ROOT / "tests/data/questions/bbc.json"]
-    if bbc == args.bbc:
-        bbc_sets += [ROOT / "bench/questions/bbc_heldout.json", ROOT / "bench/questions/bbc_dev.json"]
-    dev_rows = [row for path in seed_sets for row in collect(news_qa, own_questions(path))]
-    # The seed article alone too: what `make run` indexes, where every word is rarer or commoner.
-    Indexer(settings).build(ROOT / "corpus", args.work / "seed-index")
-    seed_qa = QA.load(args.work / "seed-index", embedder=qa.embedder)
-    dev_rows += [row for path in seed_sets for row in collect(seed_qa, own_questions(path))]
-    dev_rows += [row for path in bbc_sets for row in collect(news_qa, own_questions(path), prefix="bbc/")]
+    fit_rows, test_rows = collect(squad_qa, fit_q), collect(squad_qa, test_q)
+    dev_rows = [row for qa, qs, prefix in dev_sets for row in collect(qa, qs, prefix)]
     print(f"own dev questions: {len(dev_rows)} ({sum(r['answerable'] for r in dev_rows)} answerable)")
 
     # 1. sentence-score weights: SQuAD and our own questions count equally.
@@ -220,45 +267,13 @@ def main() -> None:
     tradeoff(test_rows, "SQuAD held out")
     p_dev, y_dev = tradeoff(dev_rows, "own dev questions")
     ans = np.array([r["answerable"] for r in dev_rows])
-    # The rule: of the thresholds that refuse at most 5 % of the answerable dev questions, the one
-    # that refuses the most unanswerable ones net of false refusals (each counts one); the lowest
-    # on ties. (Until the seventh session: the most unanswerable refused, which could buy one more
-    # refusal with several false ones.)
-    allowed = [t for t in np.arange(0.05, 0.5, 0.01) if (p_dev[ans] < t).mean() <= 0.05]
-    threshold = min(allowed, key=lambda t: (-((p_dev[~ans] < t).sum() - (p_dev[ans] < t).sum()), t))
+    threshold = refusal_threshold(p_dev, ans)
     print(
         f"\nthreshold by the rule (most unanswerable refused net of false refusals, <= 5 % false): {threshold:.2f} "
         f"(refuses {(p_dev[ans] < threshold).sum()}/{ans.sum()} answerable, "
         f"{(p_dev[~ans] < threshold).sum()}/{(~ans).sum()} unanswerable)"
     )
-    # 3. The caveat: a shown answer whose probability is below `caveat_threshold` says the
-    # articles may not answer. Counted on the dev questions qa does not refuse; "wrong" means
-    # the best sentence does not answer (the question is unanswerable, or another sentence does).
-    shown = p_dev >= threshold
-
-    def flagged(t):
-        band = shown & (p_dev < t)
-        return int((band & (y_dev == 1)).sum()), int((band & (y_dev == 0)).sum())
-
-    print("\nown dev questions answered: caveat below  flagged right / wrong  unflagged right / wrong")
-    for t in np.arange(threshold + 0.02, 0.61, 0.02):
-        right, wrong = flagged(t)
-        print(
-            f"  {t:.2f}  {right} / {wrong}  {int((shown & (y_dev == 1)).sum()) - right} / {int((shown & (y_dev == 0)).sum()) - wrong}"
-        )
-
-    # The rule: the highest threshold at which at least two of three flagged answers are wrong.
-    def mostly_wrong(t):
-        right, wrong = flagged(t)
-        return wrong >= 2 * right
-
-    caveat = max((t for t in np.arange(threshold, 0.61, 0.01) if mostly_wrong(t)), default=threshold)
-    right, wrong = flagged(caveat)
-    band = shown & (p_dev < caveat)
-    print(
-        f"caveat threshold by the rule (>= 2/3 of flagged answers wrong): {caveat:.2f} ({right} right, {wrong} wrong; "
-        f"flags {(band & ans).sum()}/{ans.sum()} answerable, {(band & ~ans).sum()}/{(~ans).sum()} unanswerable)"
-    )
+    caveat = caveat_threshold(p_dev, y_dev, ans, threshold)
     out = {
         "score_weights": dict(zip(FEATURES, map(float, w), strict=True)),
         "answerable_model": dict(zip(("bias", *FEATURES), map(float, coef), strict=True)),

@@ -28,6 +28,7 @@ from .config import Settings
 from .lexical import content_words, normalise, spellings, stems, words
 from .store import Snapshot
 from .types import Citation, Passage
+from .verification import Verdict, Verifier, verified_probability
 
 # Weights of the sentence score and of the answerability model. Fitted by
 # bench/calibrate.py; see docs/evaluation.md for the data and the trade-off.
@@ -67,24 +68,32 @@ class Selection:
     best: ScoredSentence | None = None
     uncertain: bool = False
     """Answered, but with a probability below `caveat_threshold`: the quotes may not answer."""
+    verdict: Verdict | None = None
+    """The language model's verdict, when answers are verified (`Settings.verify`)."""
 
 
 class Answerer:
-    def __init__(self, snapshot: Snapshot, settings: Settings):
+    def __init__(self, snapshot: Snapshot, settings: Settings, verifier: Verifier | None = None):
         self.snapshot = snapshot
         self.settings = settings
+        self.verifier = verifier
 
     def select(self, question: str, query_vector: np.ndarray, passages: list[Passage]) -> Selection:
+        s = self.settings
         sentences = self.score_sentences(question, query_vector, passages)
         if not sentences:
             return Selection()
         best = sentences[0]
-        confidence = answerable_probability(best)
-        selection = Selection(confidence=confidence, best=best)
-        if confidence < self.settings.answer_threshold:
+        selection = Selection(confidence=answerable_probability(best), best=best)
+        threshold, caveat = s.answer_threshold, s.caveat_threshold
+        if self.verifier is not None:
+            selection.verdict = self.verifier.run(question, distinct_texts(sentences, self.verifier.sentences))
+            selection.confidence = verified_probability(selection.confidence, selection.verdict)
+            threshold, caveat = s.verified_threshold, s.verified_caveat_threshold
+        if selection.confidence < threshold:
             return selection
         selection.citations = self._cite(sentences)
-        selection.uncertain = confidence < self.settings.caveat_threshold
+        selection.uncertain = selection.confidence < caveat
         return selection
 
     # -- scoring -----------------------------------------------------------
@@ -278,6 +287,17 @@ def answer_kind(question: str) -> re.Pattern | None:
     if _ASKS_QUANTITY.search(question):
         return _QUANTITY
     return None
+
+
+def distinct_texts(sentences: list[ScoredSentence], limit: int) -> list[str]:
+    """The first `limit` different sentence texts (near-duplicate articles repeat sentences)."""
+    out: list[str] = []
+    for sent in sentences:
+        if sent.text not in out:
+            out.append(sent.text)
+            if len(out) == limit:
+                break
+    return out
 
 
 def _touching(a: list[ScoredSentence], b: list[ScoredSentence]) -> bool:

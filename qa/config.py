@@ -98,6 +98,18 @@ class Settings:
     llm_threads: int = 0
     """CPU threads for llama.cpp; 0 = all cores."""
 
+    # --- verification (optional; needs `llm`) -------------------------------
+    verify: bool = False
+    """Have the language model check every answer, in both modes: it points at the one of qa's best
+    sentences that answers, or at none, and its verdict joins qa's calibrated probability
+    (qa/verification.py). Refuses more unanswerable questions; about 4 s per question on 2 cores."""
+    verify_sentences: int = 6
+    """qa's best sentences shown to the model (each costs ~35 prompt tokens)."""
+    verified_threshold: float = 0.10
+    """`answer_threshold` for verified answers (calibrated separately, docs/evaluation.md)."""
+    verified_caveat_threshold: float = 0.42
+    """`caveat_threshold` for verified answers."""
+
     def replace(self, **changes) -> Settings:
         return replace(self, **changes)
 

@@ -19,6 +19,7 @@ from .indexing import BuildReport, Indexer
 from .retrieval import Retriever
 from .store import IndexIncompatible, IndexStore, Snapshot
 from .types import Answer, Citation, Passage
+from .verification import Verifier
 
 
 class QueryEncoder(Protocol):
@@ -119,6 +120,17 @@ class QA:
         return self._llm
 
     @property
+    def verifier(self) -> Verifier | None:
+        """What checks answers with the language model (`Settings.verify`), else None."""
+        if not self.settings.verify:
+            return None
+        if self.llm is None:
+            raise ValueError(
+                "verifying answers needs a language model: set `llm` (e.g. qa ask --llm MODEL.gguf --verify)"
+            )
+        return Verifier(self.llm, self.settings.verify_sentences)
+
+    @property
     def generative(self) -> bool:
         """Whether answers are written by a language model (quotes checked) by default."""
         return self._llm is not None or bool(self.settings.llm)
@@ -190,10 +202,12 @@ class QA:
         t1 = time.perf_counter()
         passages = Retriever(snapshot, None, self.settings).search(standalone, k, query_vector=vector).passages
         t2 = time.perf_counter()
-        selection = Answerer(snapshot, self.settings).select(standalone, vector, passages)
+        selection = Answerer(snapshot, self.settings, self.verifier).select(standalone, vector, passages)
         citations = verified(snapshot, selection.citations)
         t3 = time.perf_counter()
         timings = {"embed_ms": (t1 - t0) * 1000, "retrieve_ms": (t2 - t1) * 1000, "answer_ms": (t3 - t2) * 1000}
+        if selection.verdict is not None:
+            timings["verify_ms"] = selection.verdict.ms
         rewritten = standalone if standalone != question else None
         # The calibrated refusal decides for both modes: a model shown passages that
         # don't answer is the likeliest to invent something, and asking it costs seconds.

@@ -244,7 +244,8 @@ def evaluate(
 ) -> dict:
     """Index the suite's corpus (incrementally, cached under `work`) and measure it.
 
-    With `llm` (a model spec or a LangChain chat model), answers are generative.
+    With `llm` (a model spec or a LangChain chat model), answers are generative; with
+    `settings.verify` too, they are qa's own quotes checked by that model.
     """
     import random
 
@@ -260,9 +261,10 @@ def evaluate(
     questions = suite.questions
     if limit is not None and limit < len(questions):
         questions = random.Random(0).sample(questions, limit)
-    mode = "generative" if qa.generative else "extractive"
+    # Verified answers are measured as quotes picked by qa: the verdict's effect, not the writing's.
+    mode = "generative" if qa.generative and not settings.verify else "extractive"
     outcomes = run(qa, questions, suite.source_prefix, progress=progress, mode=mode)
-    name = suite.name + (" (generative)" if mode == "generative" else "")
+    name = suite.name + (" (generative)" if mode == "generative" else "") + (" (verified)" if settings.verify else "")
     result = {"suite": name, **metrics(outcomes)}
     result["misses"] = [
         o.q.question

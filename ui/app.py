@@ -185,6 +185,8 @@ class ChatApp:
             f"**{info['documents']:,}** articles · **{info['chunks']:,}** chunks · model `{info['model']}` · "
             f"index {info['version']}, built {info['built_at'].replace('T', ' ').replace('+00:00', ' UTC')}"
         )
+        if self.settings.verify:
+            text += f" · answers checked by `{Path(str(self.settings.llm)).name}`"
         if self.events:
             text += "  \nLast: " + as_text(self.events[-1])
         return text
