@@ -152,6 +152,18 @@ def refusal_threshold(p, answerable) -> float:
     return float(min(allowed, key=lambda t: (-((p[~ans] < t).sum() - (p[ans] < t).sum()), t)))
 
 
+def thresholds(p, y, answerable) -> tuple[float, float]:
+    """The refusal threshold and the caveat threshold the rules pick, each printed with its counts."""
+    ans = np.asarray(answerable, dtype=bool)
+    threshold = refusal_threshold(p, ans)
+    print(
+        f"\nthreshold by the rule (most unanswerable refused net of false refusals, <= 5 % false): {threshold:.2f} "
+        f"(refuses {(p[ans] < threshold).sum()}/{ans.sum()} answerable, "
+        f"{(p[~ans] < threshold).sum()}/{(~ans).sum()} unanswerable)"
+    )
+    return threshold, caveat_threshold(p, y, ans, threshold)
+
+
 def caveat_threshold(p, y, answerable, threshold: float) -> float:
     """The rule: the highest threshold at which at least two of three answers it flags are wrong.
 
@@ -267,13 +279,7 @@ def main() -> None:
     tradeoff(test_rows, "SQuAD held out")
     p_dev, y_dev = tradeoff(dev_rows, "own dev questions")
     ans = np.array([r["answerable"] for r in dev_rows])
-    threshold = refusal_threshold(p_dev, ans)
-    print(
-        f"\nthreshold by the rule (most unanswerable refused net of false refusals, <= 5 % false): {threshold:.2f} "
-        f"(refuses {(p_dev[ans] < threshold).sum()}/{ans.sum()} answerable, "
-        f"{(p_dev[~ans] < threshold).sum()}/{(~ans).sum()} unanswerable)"
-    )
-    caveat = caveat_threshold(p_dev, y_dev, ans, threshold)
+    threshold, caveat = thresholds(p_dev, y_dev, ans)
     out = {
         "score_weights": dict(zip(FEATURES, map(float, w), strict=True)),
         "answerable_model": dict(zip(("bias", *FEATURES), map(float, coef), strict=True)),

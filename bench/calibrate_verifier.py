@@ -24,7 +24,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))
 
-from calibrate import caveat_threshold, fit_logistic, question_sets, refusal_threshold  # noqa: E402
+from calibrate import fit_logistic, question_sets, thresholds  # noqa: E402
 from tqdm.auto import tqdm  # noqa: E402
 
 from qa.answering import Answerer, answerable_probability, distinct_texts  # noqa: E402
@@ -130,13 +130,7 @@ def main() -> None:
 
     y_dev, ans = labels(dev_rows)
     p_dev = probability(dev_rows)
-    threshold = refusal_threshold(p_dev, ans)
-    print(
-        f"\nthreshold by the rule (most unanswerable refused net of false refusals, <= 5 % false): {threshold:.2f} "
-        f"(refuses {(p_dev[ans] < threshold).sum()}/{ans.sum()} answerable, "
-        f"{(p_dev[~ans] < threshold).sum()}/{(~ans).sum()} unanswerable)"
-    )
-    caveat = caveat_threshold(p_dev, y_dev, ans, threshold)
+    threshold, caveat = thresholds(p_dev, y_dev, ans)
     out = {
         "llm": args.llm,
         "verified_model": dict(zip(NAMES, map(float, coef), strict=True)),
