@@ -16,8 +16,8 @@ LLM_HELP = (
     "ollama:MODEL or openai:MODEL@URL (default: $QA_LLM; none: extractive quotes only)"
 )
 VERIFY_HELP = (
-    "have the language model check each answer (which sentence answers, if any) before qa decides "
-    "to answer or refuse: more unanswerable questions refused, ~4 s per question on 2 cores"
+    "experimental: have the language model point at the sentence that answers, or at none, before qa "
+    "decides to answer or refuse (~4 s per question on 2 cores; measured gains in docs/evaluation.md)"
 )
 
 
