@@ -88,8 +88,9 @@ class Answerer:
         threshold, caveat = s.answer_threshold, s.caveat_threshold
         if self.verifier is not None:
             selection.verdict = self.verifier.run(question, distinct_texts(sentences, self.verifier.sentences))
-            selection.confidence = verified_probability(selection.confidence, selection.verdict)
-            threshold, caveat = s.verified_threshold, s.verified_caveat_threshold
+            if selection.verdict.counted:  # else qa decides alone, as without a model
+                selection.confidence = verified_probability(selection.confidence, selection.verdict)
+                threshold, caveat = s.verified_threshold, s.verified_caveat_threshold
         if selection.confidence < threshold:
             return selection
         selection.citations = self._cite(sentences)

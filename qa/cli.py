@@ -16,8 +16,9 @@ LLM_HELP = (
     "ollama:MODEL or openai:MODEL@URL (default: $QA_LLM; none: extractive quotes only)"
 )
 VERIFY_HELP = (
-    "experimental: have the language model point at the sentence that answers, or at none, before qa "
-    "decides to answer or refuse (~4 s per question on 2 cores; measured gains in docs/evaluation.md)"
+    "experimental, needs --llm: have the language model point at the sentence that answers, or at none, "
+    "before qa decides to answer or refuse (~4 s more per question on 2 cores, on top of a written "
+    "answer's time; measured in docs/evaluation.md)"
 )
 
 
@@ -259,9 +260,17 @@ def _check_port_free(host: str, port: int) -> None:
 
 
 def _check_verify(settings: Settings) -> None:
-    """Before any indexing or model loading: --verify without a model can't work."""
-    if settings.verify and not settings.llm:
-        raise ValueError("--verify needs a language model to check the answers: add --llm MODEL (or set QA_LLM)")
+    """Before any indexing or model loading: --verify without a model that reports token
+    probabilities can't work."""
+    if not settings.verify:
+        return
+    if not settings.llm:
+        raise ValueError("--verify needs a language model to check the answers: add --llm MODEL")
+    if settings.llm.startswith("ollama:"):
+        raise ValueError(
+            "--verify reads the model's token probabilities, which Ollama does not report: "
+            "use a .gguf file or openai:MODEL@URL"
+        )
 
 
 def cmd_ask(args) -> int:
@@ -321,6 +330,8 @@ def _render(answer, show_question: bool) -> str:
 def cmd_eval(args) -> int:
     from .evaluation import default_suites, evaluate, format_table
 
+    settings = Settings(llm=None, verify=args.verify)
+    _check_verify(settings.replace(llm=args.llm))
     root = Path(__file__).resolve().parent.parent
     args.work.mkdir(parents=True, exist_ok=True)
     suites = default_suites(args.shared, root, args.work, squad=args.squad, bbc=args.bbc)
@@ -329,11 +340,9 @@ def cmd_eval(args) -> int:
     if not suites:
         print("qa: no evaluation data found (see --squad, --bbc, --shared)", file=sys.stderr)
         return EXIT_ERROR
-    settings = Settings(llm=None, verify=args.verify)
-    if args.verify and not args.llm:
-        raise ValueError("--verify needs a language model to check the answers: add --llm MODEL")
     if args.llm and args.limit is None:
-        print("qa: generative answers take seconds each; consider --limit N", file=sys.stderr)
+        what = "answers checked by the model" if args.verify else "generative answers"
+        print(f"qa: {what} take seconds each; consider --limit N", file=sys.stderr)
     results = []
     embedder = None
     for suite in suites:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import threading
 import time
 import unicodedata
@@ -19,7 +20,9 @@ from .indexing import BuildReport, Indexer
 from .retrieval import Retriever
 from .store import IndexIncompatible, IndexStore, Snapshot
 from .types import Answer, Citation, Passage
-from .verification import Verifier
+from .verification import Verifier, calibrated_for, uncalibrated_warning
+
+log = logging.getLogger(__name__)
 
 
 class QueryEncoder(Protocol):
@@ -52,6 +55,7 @@ class QA:
             raise ValueError("QA needs an embedder or a query encoder")
         self.settings = settings
         self._llm = llm
+        self._verifier: Verifier | None = None
         self._embedder = embedder
         self.encoder: QueryEncoder = encoder or embedder
         """What embeds questions: the ONNX export when there is one, else the PyTorch model."""
@@ -128,7 +132,12 @@ class QA:
             raise ValueError(
                 "verifying answers needs a language model: set `llm` (e.g. qa ask --llm MODEL.gguf --verify)"
             )
-        return Verifier(self.llm, self.settings.verify_sentences)
+        if self._verifier is None:
+            llm = self.settings.llm or self.llm
+            if not calibrated_for(llm):
+                log.warning(uncalibrated_warning(llm))
+            self._verifier = Verifier(self.llm, self.settings.verify_sentences)
+        return self._verifier
 
     @property
     def generative(self) -> bool:
@@ -211,14 +220,18 @@ class QA:
         rewritten = standalone if standalone != question else None
         # The calibrated refusal decides for both modes: a model shown passages that
         # don't answer is the likeliest to invent something, and asking it costs seconds.
+        verdict = selection.verdict.to_dict() if selection.verdict is not None else None
         if not citations or not generative:
             answer = self._extractive(question, selection, citations, timings, t0)
             answer.standalone_question = rewritten
+            answer.verdict = verdict
             yield answer
             return
         for event in self._generate(question, rewritten, passages, selection, citations, timings, t0):
-            if isinstance(event, Answer) and not event.refused:
-                with_caveat(event, selection.uncertain)
+            if isinstance(event, Answer):
+                event.verdict = verdict
+                if not event.refused:
+                    with_caveat(event, selection.uncertain)
             yield event
 
     def chat(self, messages: Sequence[dict], k: int | None = None, mode: str | None = None) -> Answer:

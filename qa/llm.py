@@ -134,6 +134,8 @@ class LlamaCppChat(BaseChatModel):
         if kwargs.get("logprobs"):  # as OpenAI's API asks for them (qa.verification)
             request["logprobs"] = True
             request["top_logprobs"] = kwargs.get("top_logprobs", 5)
+        if "cache_prompt" in kwargs:  # llama.cpp: reuse the cached start of the previous prompt
+            request["cache_prompt"] = bool(kwargs["cache_prompt"])
         return request
 
     def _generate(

@@ -109,6 +109,9 @@ class Answer:
     """Generative mode: how many of the model's quotes were verified, re-attributed, removed."""
     uncertain: bool = False
     """Answered with a caveat: qa is unsure the quotes answer (confidence below `caveat_threshold`)."""
+    verdict: dict | None = None
+    """With `Settings.verify`: the language model's verdict (P(none), P(sentence 1), its choice,
+    whether it counted); `confidence` is then the combined probability."""
 
     def to_dict(self) -> dict:
         out = {
@@ -123,6 +126,8 @@ class Answer:
             out["standalone_question"] = self.standalone_question
         if self.uncertain:
             out["uncertain"] = True
+        if self.verdict is not None:
+            out["verdict"] = self.verdict
         if self.mode != "extractive":
             out["mode"] = self.mode
             out["quotes"] = self.quotes or {}

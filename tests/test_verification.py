@@ -10,7 +10,15 @@ from langchain_core.messages import AIMessage
 
 from qa import QA, Settings
 from qa.llm import chat_model
-from qa.verification import Verdict, Verifier, first_token_logprobs, option_probabilities, verified_probability
+from qa.verification import (
+    Verdict,
+    Verifier,
+    calibrated_for,
+    first_token_logprobs,
+    option_probabilities,
+    verdict_from,
+    verified_probability,
+)
 
 
 def test_option_probabilities_are_renormalised_over_the_sentence_numbers():
@@ -22,25 +30,50 @@ def test_option_probabilities_are_renormalised_over_the_sentence_numbers():
     assert option_probabilities({"The": -0.1}, ["0", "1"]) is None
 
 
-def test_a_number_with_or_without_a_leading_space_is_the_same_answer():
-    alternatives = [("0", 0.4), (" 1", 0.3), ("1", 0.2), ("Sentence", 0.1)]
+def _reply(alternatives: list[tuple[str, float | None]]) -> AIMessage:
+    """A chat model's reply as LangChain carries OpenAI-style logprobs (probabilities given)."""
+    top = [{"token": t, "logprob": math.log(p) if p else p} for t, p in alternatives]
+    return AIMessage(content=top[0]["token"], response_metadata={"logprobs": {"content": [{"top_logprobs": top}]}})
+
+
+def test_one_digit_written_any_way_is_the_same_answer():
+    logprobs = first_token_logprobs(_reply([("0", 0.4), (" 1", 0.3), ("1", 0.1), ("1.", 0.1), ("Sentence", 0.1)]))
+    assert math.exp(logprobs["1"]) == pytest.approx(0.5)
+    assert Verifier(None, sentences=12).sentences == 9  # a "1" must not also be the start of "10"
+    assert first_token_logprobs(AIMessage(content="0")) == {}
+
+
+def test_odd_log_probabilities_neither_crash_nor_count():
     reply = AIMessage(
-        content="0",
+        content="1",
         response_metadata={
             "logprobs": {
                 "content": [
                     {
-                        "token": "0",
-                        "logprob": math.log(0.4),
-                        "top_logprobs": [{"token": t, "logprob": math.log(p)} for t, p in alternatives],
+                        "top_logprobs": [
+                            {"token": "1", "logprob": -9999.0},
+                            {"token": " 1", "logprob": -9999.5},
+                            {"token": "0", "logprob": None},
+                            {"token": "2", "logprob": float("-inf")},
+                            {"token": "3", "logprob": -0.5},
+                        ]
                     }
                 ]
             }
         },
     )
     logprobs = first_token_logprobs(reply)
-    assert math.exp(logprobs["1"]) == pytest.approx(0.5)
-    assert first_token_logprobs(AIMessage(content="0")) == {}
+    assert set(logprobs) == {"1", "3"} and math.isfinite(logprobs["1"])
+    verdict = verdict_from(logprobs, 3)
+    assert verdict.choice == 3 and sum([verdict.none, verdict.first]) < 0.01
+
+
+def test_a_model_that_does_not_answer_with_a_number_is_not_counted():
+    # Mostly the start of a sentence, a little "1": renormalising alone would read a confident "1".
+    verdict = verdict_from(first_token_logprobs(_reply([("The", 0.9), ("1", 0.05), ("0", 0.01)])), 6)
+    assert verdict.first > 0.8 and not verdict.counted
+    assert verdict_from(first_token_logprobs(_reply([("2", 0.7), ("0", 0.2)])), 6).counted
+    assert verdict_from({"The": -0.1}, 6) is None
 
 
 def test_the_verdict_moves_the_probability_the_way_it_points():
@@ -74,9 +107,19 @@ def test_verified_answers_carry_the_verdict_and_quote_verbatim(seed_index, embed
     question = "What did Russia announce on Mar. 25?"
     answer, unchecked = checked.ask(question, mode="extractive"), plain.ask(question, mode="extractive")
     assert answer.timings["verify_ms"] > 0 and "verify_ms" not in unchecked.timings
-    assert answer.confidence != unchecked.confidence  # the verdict moved the calibrated probability
+    assert set(answer.to_dict()["verdict"]) == {"none", "first", "choice", "counted"}
+    assert "verdict" not in unchecked.to_dict()
+    if answer.verdict["counted"]:
+        assert answer.confidence != unchecked.confidence  # the verdict moved the calibrated probability
+    else:
+        assert answer.confidence == unchecked.confidence
     for c in answer.citations:
         assert seed_text[c.start : c.end] == c.quote
 
     with pytest.raises(ValueError, match="needs a language model"):
         QA.load(seed_index, settings=Settings(llm=None, verify=True), embedder=embedder).ask(question)
+
+
+def test_the_weights_are_known_to_fit_one_model_only():
+    assert calibrated_for("models/qwen2.5-coder-1.5b-instruct-q4_k_m.gguf")
+    assert not calibrated_for(str(smollm2())) and not calibrated_for("openai:gpt-4o@http://localhost:8080/v1")
