@@ -36,33 +36,38 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from qa import QA  # noqa: E402
-from qa.answering import FEATURES, Answerer, features  # noqa: E402
+from qa.answering import FEATURES, Answerer, ScoredSentence, features  # noqa: E402
 from qa.config import Settings  # noqa: E402
 from qa.evaluation import own_questions, squad_to_corpus  # noqa: E402
 from qa.indexing import Indexer  # noqa: E402
 from qa.retrieval import Retriever  # noqa: E402
 
 
+def candidates(qa: QA, answerer: Answerer, question: str) -> list[ScoredSentence]:
+    """The sentences qa scores for `question`, best first, found as `QA.ask` finds them."""
+    vec = qa.embedder.embed_queries([question])[0]
+    passages = Retriever(qa.snapshot, None, qa.settings).search(question, qa.settings.k, query_vector=vec).passages
+    return answerer.score_sentences(question, vec, passages)
+
+
+def answers(q, sentence: ScoredSentence, prefix: str = "") -> bool:
+    """The label: `sentence` holds `q`'s answer (a gold answer, or the evidence sentence) in the
+    article that answers it."""
+    src = sentence.source[len(prefix) :] if sentence.source.startswith(prefix) else sentence.source
+    return bool(
+        q.answerable
+        and src == q.source
+        and any(a in sentence.text or (len(a) > 60 and sentence.text in a) for a in q.answers)
+    )
+
+
 def collect(qa: QA, questions, prefix: str = ""):
     rows = []
     answerer = Answerer(qa.snapshot, qa.settings)
     for q in questions:
-        vec = qa.embedder.embed_queries([q.question])[0]
-        passages = (
-            Retriever(qa.snapshot, None, qa.settings).search(q.question, qa.settings.k, query_vector=vec).passages
-        )
-        cands = answerer.score_sentences(q.question, vec, passages)
-        feats, good = [], []
-        for c in cands:
-            feats.append(features(c))
-            src = c.source[len(prefix) :] if c.source.startswith(prefix) else c.source
-            good.append(
-                bool(
-                    q.answerable
-                    and src == q.source
-                    and any(a in c.text or (len(a) > 60 and c.text in a) for a in q.answers)
-                )
-            )
+        cands = candidates(qa, answerer, q.question)
+        feats = [features(c) for c in cands]
+        good = [answers(q, c, prefix) for c in cands]
         rows.append(
             {
                 "answerable": q.answerable,

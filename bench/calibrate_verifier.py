@@ -24,13 +24,12 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))
 
-from calibrate import fit_logistic, question_sets, thresholds  # noqa: E402
+from calibrate import answers, candidates, fit_logistic, question_sets, thresholds  # noqa: E402
 from tqdm.auto import tqdm  # noqa: E402
 
 from qa.answering import Answerer, answerable_probability, distinct_texts  # noqa: E402
 from qa.config import Settings  # noqa: E402
 from qa.llm import chat_model  # noqa: E402
-from qa.retrieval import Retriever  # noqa: E402
 from qa.verification import Verifier, _logit  # noqa: E402
 
 NAMES = ("bias", "confidence", "none", "first")
@@ -42,22 +41,14 @@ def collect(qa, questions, prefix, verifier, cache: dict, label: str) -> list[di
     for q in tqdm(questions, desc=label, unit="q"):
         key = f"{label}\t{q.qid}\t{q.question}"
         if key not in cache:
-            vec = qa.embedder.embed_queries([q.question])[0]
-            passages = Retriever(qa.snapshot, None, qa.settings).search(q.question, query_vector=vec).passages
-            sentences = answerer.score_sentences(q.question, vec, passages)
+            sentences = candidates(qa, answerer, q.question)
             row = {"answerable": q.answerable, "confidence": 0.0, "good": False, "none": 1.0, "first": 0.0}
             if sentences:
                 best = sentences[0]
-                src = best.source[len(prefix) :] if best.source.startswith(prefix) else best.source
                 verdict = verifier.run(q.question, distinct_texts(sentences, verifier.sentences))
                 row.update(
                     confidence=answerable_probability(best),
-                    # As bench/calibrate.py labels it: the best sentence holds the answer.
-                    good=bool(
-                        q.answerable
-                        and src == q.source
-                        and any(a in best.text or (len(a) > 60 and best.text in a) for a in q.answers)
-                    ),
+                    good=answers(q, best, prefix),  # the best sentence holds the answer
                     none=verdict.none,
                     first=verdict.first,
                     choice=verdict.choice,
