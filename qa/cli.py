@@ -260,17 +260,11 @@ def _check_port_free(host: str, port: int) -> None:
 
 
 def _check_verify(settings: Settings) -> None:
-    """Before any indexing or model loading: --verify without a model that reports token
-    probabilities can't work."""
-    if not settings.verify:
-        return
-    if not settings.llm:
-        raise ValueError("--verify needs a language model to check the answers: add --llm MODEL")
-    if settings.llm.startswith("ollama:"):
-        raise ValueError(
-            "--verify reads the model's token probabilities, which Ollama does not report: "
-            "use a .gguf file or openai:MODEL@URL"
-        )
+    """--verify without a model that can check answers fails here, before minutes of indexing."""
+    if settings.verify:
+        from .verification import check_model
+
+        check_model(settings.llm)
 
 
 def cmd_ask(args) -> int:

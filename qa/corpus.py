@@ -16,7 +16,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .config import SUPPORTED_SUFFIXES, Settings
+from .config import SUPPORTED_KINDS, SUPPORTED_SUFFIXES, Settings
 from .types import Document
 
 SIDECAR_SUFFIX = ".meta.json"
@@ -152,8 +152,7 @@ def add_file(corpus_dir: Path, name: str, data: bytes, settings: Settings) -> Ad
     clean = safe_file_name(name)
     suffix = Path(clean).suffix.lower()
     if suffix not in SUPPORTED_SUFFIXES:
-        kinds = ", ".join(SUPPORTED_SUFFIXES)
-        return Added(None, f"{name}: not added: only {kinds} files can be indexed")
+        return Added(None, f"{name}: not added: only {SUPPORTED_KINDS} files can be indexed")
     if len(data) > settings.max_file_bytes:
         return Added(None, f"{name}: not added: larger than the {file_size(settings.max_file_bytes)} limit")
     if not data.strip():

@@ -20,7 +20,7 @@ from .indexing import BuildReport, Indexer
 from .retrieval import Retriever
 from .store import IndexIncompatible, IndexStore, Snapshot
 from .types import Answer, Citation, Passage
-from .verification import Verifier, calibrated_for, uncalibrated_warning
+from .verification import Verifier, calibrated_for, check_model, uncalibrated_warning
 
 log = logging.getLogger(__name__)
 
@@ -128,10 +128,8 @@ class QA:
         """What checks answers with the language model (`Settings.verify`), else None."""
         if not self.settings.verify:
             return None
-        if self.llm is None:
-            raise ValueError(
-                "verifying answers needs a language model: set `llm` (e.g. qa ask --llm MODEL.gguf --verify)"
-            )
+        if self._llm is None:  # a chat model handed to QA directly is the caller's choice
+            check_model(self.settings.llm)
         if self._verifier is None:
             llm = self.settings.llm or self.llm
             if not calibrated_for(llm):

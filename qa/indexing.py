@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 
 from .chunking import Chunker
-from .config import INDEX_SHAPING, SUPPORTED_SUFFIXES, Settings
+from .config import INDEX_SHAPING, SUPPORTED_KINDS, Settings
 from .corpus import Loaded, Skipped, discover, fingerprint, load_file
 from .embedding import Embedder, EmbedInput, resolve_model_path
 from .store import IndexError_, IndexStore, Snapshot, VersionWriter, new_manifest
@@ -114,12 +114,11 @@ class Indexer:
             say = self._once(say)
             for item in report.skipped:
                 say(f"skipped {item}")
-            kinds = ", ".join(SUPPORTED_SUFFIXES)
             if other:
                 shown = ", ".join(other[:3]) + (f" and {len(other) - 3:,} more" if len(other) > 3 else "")
-                say(f"left out {len(other):,} file(s) of other types ({shown}): qa reads {kinds}")
+                say(f"left out {len(other):,} file(s) of other types ({shown}): qa reads {SUPPORTED_KINDS}")
             if not files:
-                say(f"no articles found in {corpus_dir}/ (qa reads {kinds})")
+                say(f"no articles found in {corpus_dir}/ (qa reads {SUPPORTED_KINDS})")
             by_source = {f.source: f for f in files}
             hashes = {f.source: fingerprint(f) for f in files}
 

@@ -73,6 +73,21 @@ class VerifierUnavailable(LLMUnavailable):
     """The language model can't give a verdict (e.g. it reports no token probabilities)."""
 
 
+def check_model(llm: str | None) -> None:
+    """Raise, before anything loads, when `llm` (`Settings.llm`) can't check answers: there is
+    none, or it reports no token probabilities (Ollama). The CLI calls this before indexing,
+    `QA.verifier` before the first question."""
+    if not llm:
+        raise VerifierUnavailable(
+            "checking answers (--verify, Settings.verify) needs a language model: add --llm MODEL (Settings.llm)"
+        )
+    if llm.startswith("ollama:"):
+        raise VerifierUnavailable(
+            "checking answers (--verify) reads the model's token probabilities, which Ollama does not report: "
+            "use a .gguf file or openai:MODEL@URL"
+        )
+
+
 class Verifier:
     """One component: (question, best sentences) → `Verdict`."""
 

@@ -87,7 +87,7 @@ def test_errors_are_one_clear_line(tmp_path):
 
     for command in (["ask", "--verify", "anything?"], ["serve", "--verify", "--corpus", str(corpus)]):
         run = _qa(*command)
-        assert run.returncode == 1 and "--verify needs a language model" in run.stderr, run.stderr
+        assert run.returncode == 1 and "(--verify, Settings.verify) needs a language model" in run.stderr, run.stderr
 
 
 def test_serve_refuses_a_port_in_use_before_indexing(tmp_path):

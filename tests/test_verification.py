@@ -13,6 +13,7 @@ from qa.llm import chat_model
 from qa.verification import (
     Verdict,
     Verifier,
+    VerifierUnavailable,
     calibrated_for,
     first_token_logprobs,
     option_probabilities,
@@ -116,8 +117,10 @@ def test_verified_answers_carry_the_verdict_and_quote_verbatim(seed_index, embed
     for c in answer.citations:
         assert seed_text[c.start : c.end] == c.quote
 
-    with pytest.raises(ValueError, match="needs a language model"):
+    with pytest.raises(VerifierUnavailable, match="needs a language model"):
         QA.load(seed_index, settings=Settings(llm=None, verify=True), embedder=embedder).ask(question)
+    with pytest.raises(VerifierUnavailable, match="Ollama does not report"):
+        _ = QA.load(seed_index, settings=Settings(llm="ollama:qwen2.5", verify=True), embedder=embedder).verifier
 
 
 def test_the_weights_are_known_to_fit_one_model_only():

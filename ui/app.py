@@ -64,6 +64,7 @@ class ChatApp:
         self.qa = qa
         self.corpus_dir = Path(corpus_dir)
         self.settings: Settings = qa.settings
+        self.llm_name = Path(str(self.settings.llm)).name  # a model file's name, not its whole path
         self._build_lock = threading.Lock()
         self.events: deque[str] = deque(maxlen=20)
 
@@ -186,7 +187,7 @@ class ChatApp:
             f"index {info['version']}, built {info['built_at'].replace('T', ' ').replace('+00:00', ' UTC')}"
         )
         if self.settings.verify:
-            text += f" · answers checked by `{Path(str(self.settings.llm)).name}`"
+            text += f" · answers checked by `{self.llm_name}`"
         if self.events:
             text += "  \nLast: " + as_text(self.events[-1])
         return text
@@ -235,7 +236,7 @@ class ChatApp:
                     if self.qa.generative:
                         written = gr.Checkbox(
                             value=True,
-                            label=f"Answer in sentences with a language model ({Path(str(self.settings.llm)).name}); "
+                            label=f"Answer in sentences with a language model ({self.llm_name}); "
                             "every quote it writes is checked",
                             elem_id="qa-written",
                         )
