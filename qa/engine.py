@@ -18,7 +18,7 @@ from .embedding import Embedder
 from .followup import carry_over, rewrite_with_model
 from .indexing import BuildReport, Indexer
 from .retrieval import Retriever
-from .store import IndexIncompatible, IndexStore, Snapshot
+from .store import IndexError_, IndexIncompatible, IndexStore, Snapshot
 from .types import Answer, Citation, Passage
 from .verification import Verifier, calibrated_for, check_model, uncalibrated_warning
 
@@ -147,7 +147,8 @@ class QA:
         return self._snapshot
 
     def reload(self) -> bool:
-        """Switch to the newest published version; True if it changed."""
+        """Switch to the newest published version; True if it changed. Questions do this by
+        themselves (`_follow`); call it to switch at a moment of your choosing."""
         store = IndexStore(self.settings.index_dir)
         if store.current_version() == self._snapshot.version:
             return False
@@ -155,6 +156,18 @@ class QA:
         with self._swap:
             self._snapshot = fresh  # the old one closes when its last reader lets go
         return True
+
+    def _follow(self) -> Snapshot:
+        """The newest published version, reloaded if another process (`qa index`, a watcher)
+        published one since the last question: a long-lived QA answers from the articles as
+        they are now, and never from a version whose files the index has since pruned."""
+        try:
+            changed = IndexStore(self.settings.index_dir).current_version() != self._snapshot.version
+        except IndexError_:
+            changed = False  # CURRENT unreadable for a moment: keep the open version
+        if changed:
+            self.reload()
+        return self._snapshot
 
     def build_index(self, corpus_dir: str | Path | None = None, rebuild: bool = False, **kwargs) -> BuildReport:
         """Update this QA's index from `corpus_dir` and switch to the new version."""
@@ -167,8 +180,8 @@ class QA:
     # -- questions ---------------------------------------------------------
 
     def search(self, question: str, k: int | None = None) -> list[Passage]:
-        question = self._clean(question)
-        snapshot = self._snapshot
+        question = self._clean(question, k)
+        snapshot = self._follow()
         vector = self.encoder.embed_queries([question])[0]
         return Retriever(snapshot, None, self.settings).search(question, k, query_vector=vector).passages
 
@@ -201,10 +214,10 @@ class QA:
         """Like `ask`, step by step: text as the model writes it (str), each quote once it
         is verified (`Citation`, provisional numbering), and last the final `Answer`."""
         t0 = time.perf_counter()
-        question = self._clean(question)
+        question = self._clean(question, k)
         generative = self._generative(mode)
         standalone = self._standalone(question, history, generative)
-        snapshot = self._snapshot
+        snapshot = self._follow()
         vector = self.encoder.embed_queries([standalone])[0]
         t1 = time.perf_counter()
         passages = Retriever(snapshot, None, self.settings).search(standalone, k, query_vector=vector).passages
@@ -225,7 +238,7 @@ class QA:
             answer.verdict = verdict
             yield answer
             return
-        for event in self._generate(question, rewritten, passages, selection, citations, timings, t0):
+        for event in self._generate(snapshot, question, rewritten, passages, selection, citations, timings, t0):
             if isinstance(event, Answer):
                 event.verdict = verdict
                 if not event.refused:
@@ -287,6 +300,7 @@ class QA:
 
     def _generate(
         self,
+        snapshot: Snapshot,
         question: str,
         rewritten: str | None,
         passages: list[Passage],
@@ -297,7 +311,6 @@ class QA:
     ) -> Iterator[str | Citation | Answer]:
         from .generation import GroundedGenerator, Prompted
 
-        snapshot = self._snapshot
         shown = passages[: self.settings.llm_passages]
         prompted = Prompted(shown, {p.doc_id: snapshot.document_text(p.doc_id) for p in shown})
         generator = GroundedGenerator(self.llm)
@@ -334,15 +347,17 @@ class QA:
             )  # fmt: skip
 
     def info(self) -> dict:
-        return self._snapshot.describe()
+        return self._follow().describe()
 
     def context(self, source: str, start: int, end: int, sentences: int = 2) -> tuple[str, str, str]:
         """(before, quote, after): the quote with a few whole sentences either side."""
-        snap = self._snapshot
+        snap = self._follow()
         found = snap.document_by_source(source)
         if found is None:
-            raise KeyError(source)
+            raise ValueError(f"no article {source!r} in the index")
         doc_id, _, text = found
+        if not 0 <= start <= end <= len(text):
+            raise ValueError(f"{start}:{end} is not a span of {source!r}, which has {len(text):,} characters")
         rows = snap.db.execute(
             "SELECT MIN(idx), MAX(idx) FROM sentences WHERE doc_id = ? AND start < ? AND end > ?", (doc_id, end, start)
         ).fetchone()
@@ -360,9 +375,11 @@ class QA:
 
         return QARetriever(qa=self, k=k or self.settings.k)
 
-    def _clean(self, question: str) -> str:
+    def _clean(self, question: str, k: int | None = None) -> str:
         if not isinstance(question, str):
             raise InvalidQuestion("the question must be text")
+        if k is not None and (not isinstance(k, int) or k < 1):
+            raise InvalidQuestion(f"k (passages to read) must be a whole number of at least 1, not {k!r}")
         # Control characters carry no meaning in a question and confuse tokenisers.
         cleaned = "".join(
             " " if unicodedata.category(ch).startswith("C") and ch not in "\t\n" else ch for ch in question

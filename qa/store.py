@@ -175,6 +175,11 @@ class Snapshot:
                 conn = sqlite3.connect(uri, uri=True, check_same_thread=False)
                 conn.execute("SELECT 1 FROM documents LIMIT 1")
             except sqlite3.DatabaseError as exc:
+                if not self.path.exists():
+                    raise IndexMissing(
+                        f"index version {self.version} was removed after newer ones were published: "
+                        "QA.reload() opens the newest"
+                    ) from None
                 raise IndexCorrupt(f"{self.path / META} cannot be read ({exc}); {REBUILD_HINT}") from None
             self._local.conn = conn
         return conn

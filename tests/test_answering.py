@@ -102,6 +102,24 @@ def test_questions_with_control_characters_or_no_words(seed_qa):
     with pytest.raises(InvalidQuestion, match="too long"):
         seed_qa.ask("x" * 10_000)
     assert seed_qa.ask("<script>alert(1)</script>").refused
+    for k in (0, -1, 2.5):
+        with pytest.raises(InvalidQuestion, match="k \\(passages to read\\)"):
+            seed_qa.search("Kuril Islands", k=k)
+        with pytest.raises(InvalidQuestion, match="at least 1"):
+            seed_qa.ask("Kuril Islands?", k=k)
+
+
+def test_context_of_a_quote_and_clear_errors_for_spans_that_are_not(seed_qa):
+    import pytest
+
+    c = seed_qa.ask("What did Russia announce on Mar. 25?").citations[0]
+    before, quote, after = seed_qa.context(c.source, c.start, c.end)
+    assert quote == c.quote and before and after
+    with pytest.raises(ValueError, match=r"no article 'nope\.txt'"):
+        seed_qa.context("nope.txt", 0, 5)
+    for start, end in ((50, 10), (-1, 5), (0, 10**9)):
+        with pytest.raises(ValueError, match="is not a span"):
+            seed_qa.context(c.source, start, end)
 
 
 def test_neighbouring_sentences_join_one_quote(seed_qa):

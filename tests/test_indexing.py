@@ -81,6 +81,34 @@ def test_incremental_add_change_delete(workspace, settings, embedder, layout):
     assert ids == rows and snap.check() == []
 
 
+def test_a_long_lived_qa_answers_from_the_newest_version_in_any_thread(tmp_path, settings, embedder):
+    """Another process publishes new versions and prunes the old ones; a QA loaded before
+    must neither fail in a new thread (whose database connection would open the pruned
+    version) nor go on answering from the articles as they were."""
+    corpus, index = tmp_path / "corpus", tmp_path / "index"
+    copy_seed(corpus)
+    indexer = Indexer(settings, embedder)
+    indexer.build(corpus, index, progress=False)
+    qa = QA.load(index, embedder=embedder)
+    first = qa.snapshot.version
+    assert qa.ask("How long has Morag Innes kept the Skerry Rock light?").refused
+
+    (corpus / "lighthouse.txt").write_text(NEW_ARTICLE, encoding="utf-8")
+    indexer.build(corpus, index, progress=False)
+    (corpus / "lighthouse.txt").write_text(NEW_ARTICLE.replace("31 years", "forty-two years"), encoding="utf-8")
+    indexer.build(corpus, index, progress=False)
+    assert not (index / first).exists()  # pruned: two versions on
+
+    answers = []
+    worker = threading.Thread(
+        target=lambda: answers.append(qa.ask("How long has Morag Innes kept the Skerry Rock light?"))
+    )
+    worker.start()
+    worker.join()
+    assert answers and "forty-two years" in answers[0].citations[0].quote
+    assert qa.snapshot.version != first and qa.info()["documents"] == 2
+
+
 def test_bad_files_are_skipped_and_the_rest_indexed(tmp_path, settings, embedder):
     corpus = tmp_path / "corpus"
     copy_seed(corpus)

@@ -301,7 +301,7 @@ def render_sources(qa: QA, answer: dict) -> str:
         moved = " · re-attributed: the model named another passage" if c.get("reattributed") else ""
         try:
             before, quote, after = qa.context(c["source"], c["start"], c["end"])
-        except KeyError:  # the article left the index since this answer
+        except ValueError:  # the article left the index, or changed, since this answer
             before, quote, after = "", c["quote"], ""
         blocks.append(
             f'<div class="qa-source"><div class="qa-source-head">[{c["n"]}] {esc(c["title"])}</div>'
