@@ -233,14 +233,41 @@ def _read_sidecar(file: CorpusFile, notes: list[str]) -> dict:
     return meta
 
 
+_BOMS = (  # UTF-32 first: its little-endian mark begins with UTF-16's
+    (b"\xff\xfe\x00\x00", "utf-32"),
+    (b"\x00\x00\xfe\xff", "utf-32"),
+    (b"\xff\xfe", "utf-16"),
+    (b"\xfe\xff", "utf-16"),
+)
+
+
 def decode(data: bytes, notes: list[str]) -> str:
     """UTF-8 first; otherwise detect the encoding and say so in `notes`."""
+    for bom, encoding in _BOMS:
+        # Windows saves "Unicode" text as UTF-16 with a byte-order mark: NUL bytes, but text.
+        if data.startswith(bom):
+            try:
+                text = data.decode(encoding)
+            except UnicodeDecodeError:
+                break
+            if _looks_binary(text):
+                raise UnreadableFile("binary data, not text")
+            notes.append(f"not UTF-8; decoded as {encoding.upper()} (byte-order mark)")
+            return text
     if b"\x00" in data[:8192]:
         raise UnreadableFile("binary data, not text (contains NUL bytes)")
     try:
         return data.decode("utf-8-sig")
     except UnicodeDecodeError:
         pass
+    mixed = _mixed_utf8(data)
+    if mixed is not None:
+        text, stray = mixed
+        notes.append(
+            f"mostly UTF-8, but {stray:,} byte(s) are not: read as Windows-1252 "
+            "(the file mixes two encodings; check those characters)"
+        )
+        return text
     import chardet
 
     guess = chardet.detect(data)
@@ -261,6 +288,22 @@ def decode(data: bytes, notes: list[str]) -> str:
         raise UnreadableFile("binary data, not text")
     notes.append(f"not UTF-8; decoded as {encoding} (detected)")
     return text
+
+
+def _mixed_utf8(data: bytes) -> tuple[str, int] | None:
+    """A UTF-8 file with stray single-byte characters (text pasted together from two
+    sources), decoded with those bytes read as Windows-1252, and how many there were;
+    None when the file holds no valid multi-byte UTF-8 at all (a wholly legacy file,
+    which the detector reads better)."""
+    text = data.decode("utf-8", errors="surrogateescape")
+    stray = sum(1 for ch in text if "\udc80" <= ch <= "\udcff")
+    if not any(ch > "\x7f" and not "\udc80" <= ch <= "\udcff" for ch in text):
+        return None
+    fixed = "".join(
+        bytes([ord(ch) - 0xDC00]).decode("cp1252", errors="replace") if "\udc80" <= ch <= "\udcff" else ch
+        for ch in text
+    )
+    return fixed, stray
 
 
 def _decodes(data: bytes, encoding: str) -> bool:

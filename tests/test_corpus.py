@@ -58,6 +58,28 @@ def test_latin1_file_is_decoded_and_noted():
 
 
 @pytest.mark.parametrize(
+    ("content", "note"),
+    [
+        ("Penguin news\n\nThe colony had 22,000 birds in 2024.\n".encode("utf-16"), "UTF-16 (byte-order mark)"),
+        (b"\xfe\xff" + "Penguin news\n\nThe colony had 22,000 birds in 2024.\n".encode("utf-16-be"), "UTF-16"),
+        ("Penguin news\n\nThe colony had 22,000 birds in 2024.\n".encode("utf-32"), "UTF-32 (byte-order mark)"),
+    ],
+)
+def test_unicode_text_with_a_byte_order_mark_is_read_not_called_binary(tmp_path, content, note):
+    (tmp_path / "notepad.txt").write_bytes(content)
+    loaded, _ = _load_one(tmp_path, "notepad.txt")
+    assert loaded.document is not None and "The colony had 22,000 birds in 2024." in loaded.document.text
+    assert any(note in n for n in loaded.notes)
+
+
+def test_a_file_mixing_utf8_and_windows_1252_keeps_both_readable(tmp_path):
+    (tmp_path / "mixed.txt").write_bytes("Mixed\n\nThe café sells €5 waffles.\n".encode().replace(b"\xc3\xa9", b"\xe9"))
+    loaded, _ = _load_one(tmp_path, "mixed.txt")
+    assert loaded.document.text.endswith("The café sells €5 waffles.\n")
+    assert any("mixes two encodings" in n and "1 byte(s)" in n for n in loaded.notes)
+
+
+@pytest.mark.parametrize(
     ("content", "reason"),
     [
         (b"", "empty"),
