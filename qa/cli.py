@@ -118,7 +118,11 @@ def _parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_serve)
 
     p = sub.add_parser("ask", help="answer a question (or one per line from standard input)")
-    p.add_argument("question", nargs="?", help="the question; omit to read questions from standard input")
+    p.add_argument(
+        "question",
+        nargs="*",
+        help="the question (quotes optional: the words are joined); omit to read questions from standard input",
+    )
     p.add_argument("--index", type=Path, default=d.index_dir, help="index folder (default: %(default)s)")
     p.add_argument("-k", type=_at_least(1), default=d.k, help="passages to read (default: %(default)s)")
     p.add_argument("--json", action="store_true", help="print one JSON object per answer")
@@ -273,6 +277,7 @@ def cmd_ask(args) -> int:
     settings = Settings(llm=args.llm, verify=args.verify)
     _check_verify(settings)
     qa = QA.load(args.index, settings=settings)
+    args.question = " ".join(args.question) if args.question else None
     if args.question is not None:
         questions = [args.question]
     else:

@@ -60,6 +60,8 @@ def discover(corpus_dir: Path, settings: Settings) -> tuple[list[CorpusFile], li
     """All supported files under `corpus_dir`, sorted; the ones refused up front; and the
     files of other types (not articles qa reads), so a user can be told about them."""
     root = Path(corpus_dir)
+    if root.is_file():
+        raise FileNotFoundError(f"{root} is a file, not a corpus folder: give the folder that holds the articles")
     if not root.is_dir():
         raise FileNotFoundError(f"corpus folder not found: {root}")
     real_root = root.resolve()

@@ -351,10 +351,31 @@ class IndexStore:
             raise IndexCorrupt(f"{self.root / CURRENT} names no index version ({name[:40]!r}); {REBUILD_HINT}")
         return name
 
+    def _missing(self) -> IndexMissing:
+        if self._being_built():
+            return IndexMissing(
+                f"the first index in {self.root}/ is being built right now: ask again when `qa index` has finished"
+            )
+        return IndexMissing(f"no index in {self.root}/: run `qa index` to build one")
+
+    def _being_built(self) -> bool:
+        """Whether a writer holds the lock (probed without waiting)."""
+        if not (self.root / LOCK).exists():
+            return False
+        from filelock import FileLock, Timeout
+
+        probe = FileLock(str(self.root / LOCK))
+        try:
+            probe.acquire(timeout=0)
+        except Timeout:
+            return True
+        probe.release()
+        return False
+
     def read_manifest(self, version: str | None = None) -> dict:
         version = version or self.current_version()
         if version is None:
-            raise IndexMissing(f"no index in {self.root}/: run `qa index` to build one")
+            raise self._missing()
         path = self.root / version / MANIFEST
         try:
             manifest = json.loads(path.read_text(encoding="utf-8"))
@@ -368,7 +389,7 @@ class IndexStore:
     def open(self, expect_model: str | None = None, expect_dim: int | None = None) -> Snapshot:
         version = self.current_version()
         if version is None:
-            raise IndexMissing(f"no index in {self.root}/: run `qa index` to build one")
+            raise self._missing()
         manifest = self.read_manifest(version)
         if expect_model is not None and manifest["model"] != expect_model:
             raise IndexIncompatible(

@@ -46,6 +46,11 @@ def test_index_ask_info_round_trip(tmp_path):
     c = answer["citations"][0]
     assert text[c["start"] : c["end"]] == c["quote"]
 
+    # Unquoted, the words are one question, as a shell user means them.
+    run = _qa("ask", "--index", str(index), "What", "did", "Russia", "announce", "on", "Mar.", "25?", "--json")
+    assert run.returncode == 0, run.stderr
+    assert json.loads(run.stdout) == answer | {"timings": json.loads(run.stdout)["timings"]}
+
     questions = "Why might Japan want closer ties with Russia?\n\nWho painted the Mona Lisa?\n"
     run = _qa("ask", "--json", "--index", str(index), stdin=questions)
     assert run.returncode == 0, run.stderr
@@ -72,6 +77,8 @@ def test_errors_are_one_clear_line(tmp_path):
 
     corpus = tmp_path / "corpus"
     copy_seed(corpus)
+    run = _qa("index", "--corpus", str(corpus / "000_f2f3c36d839ea44c.txt"), "--index", str(tmp_path / "i"))
+    assert run.returncode == 1 and "is a file, not a corpus folder" in run.stderr, run.stderr
     run = _qa("index", "--corpus", str(corpus), "--index", str(tmp_path / "i"), "--model", str(tmp_path / "nomodel"))
     assert run.returncode == 1 and "not found" in run.stderr and "Traceback" not in run.stderr
     assert not (tmp_path / "i" / "CURRENT").exists()

@@ -9,7 +9,7 @@ from conftest import DATA, copy_seed
 from qa import QA
 from qa.faiss_index import stored_ids
 from qa.indexing import Indexer
-from qa.store import IndexLocked, IndexStore
+from qa.store import IndexLocked, IndexMissing, IndexStore
 
 NEW_ARTICLE = """Lighthouse on Skerry Rock to be automated
 
@@ -211,9 +211,14 @@ def test_second_writer_is_refused_with_a_clear_message(tmp_path, settings, embed
     try:
         with pytest.raises(IndexLocked, match="another `qa index`"):
             Indexer(settings, embedder).build(corpus, tmp_path / "index", progress=False)
+        # A question during the very first build: not "run qa index", which would be refused.
+        with pytest.raises(IndexMissing, match="being built right now"):
+            QA.load(tmp_path / "index", embedder=embedder)
     finally:
         release.set()
         thread.join()
+    with pytest.raises(IndexMissing, match="run `qa index` to build one"):
+        QA.load(tmp_path / "index", embedder=embedder)
 
 
 def test_latin1_article_is_indexed_with_correct_text(news_index, news_qa):
