@@ -93,7 +93,7 @@ class Answerer:
                 threshold, caveat = s.verified_threshold, s.verified_caveat_threshold
         if selection.confidence < threshold:
             return selection
-        selection.citations = self._cite(sentences)
+        selection.citations = self._cite(sentences, question)
         selection.uncertain = selection.confidence < caveat
         return selection
 
@@ -106,6 +106,7 @@ class Answerer:
 
         seen: dict[tuple[int, int], ScoredSentence] = {}
         leads: dict[int, set[str]] = {}
+        asks_for_more = not _YES_NO.match(question)
         for passage in passages:
             row = self.snapshot.chunks([passage.chunk_id]).get(passage.chunk_id)
             if row is None:
@@ -117,6 +118,8 @@ class Answerer:
                 pscore = passage.dense_score or 0.0
                 if key in seen:
                     seen[key].passage = max(seen[key].passage, pscore)
+                    continue
+                if asks_for_more and self._adds_nothing(sent.text, weights):
                     continue
                 sent_stems = word_stems(sent.text)
                 coverage = share(weights, sent_stems)
@@ -141,6 +144,14 @@ class Answerer:
         scored.sort(key=lambda s: -s.score)
         return scored
 
+    @staticmethod
+    def _adds_nothing(text: str, weights: dict[str, float]) -> bool:
+        """Whether every content word of `text` is one of the question's: a headline such as
+        "Harbour treaty signed" repeats "Where was the harbour treaty signed?" and cannot
+        answer it (a yes/no question is the exception: a restatement confirms it)."""
+        said = stems([normalise(w) for w in content_words(text)])
+        return all(stem in weights for stem in said)
+
     def _lead_stems(self, doc_id: int, title: str) -> set[str]:
         """Words of the document's title and first two sentences: the subject every sentence shares."""
         lead = " ".join([title, *(s.text for s in self.snapshot.sentences(doc_id, 0, 1))])
@@ -162,7 +173,7 @@ class Answerer:
 
     # -- quoting -----------------------------------------------------------
 
-    def _cite(self, sentences: list[ScoredSentence]) -> list[Citation]:
+    def _cite(self, sentences: list[ScoredSentence], question: str = "") -> list[Citation]:
         s = self.settings
         best = sentences[0].score
         quotes: list[list[ScoredSentence]] = []  # each: consecutive sentences of one document
@@ -189,11 +200,11 @@ class Answerer:
         citations = []
         for quote_sentences in quotes:
             text = self.snapshot.document_text(quote_sentences[0].doc_id)
-            start, end = self._quote_span(quote_sentences, text)
+            start, end = self._quote_span(quote_sentences, text, question)
             quote = text[start:end]
             # Each sentence as SQLite cut it must sit inside the quote Python cut:
             # a cross-check of the stored offsets, not just of one slice.
-            if not quote.strip() or not all(x.text in quote or x.text.startswith(quote) for x in quote_sentences):
+            if not quote.strip() or not all(x.text in quote or quote in x.text for x in quote_sentences):
                 continue
             lead = max(quote_sentences, key=lambda x: x.score)
             citations.append(
@@ -205,6 +216,8 @@ class Answerer:
                     start=start,
                     end=end,
                     score=answerable_probability(lead),
+                    cut_start=start > quote_sentences[0].start,
+                    cut_end=end < quote_sentences[-1].end,
                 )
             )
         return citations
@@ -217,7 +230,7 @@ class Answerer:
         end = max(x.end for x in (*quote, *more))
         return end - start <= self.settings.max_quote_chars
 
-    def _quote_span(self, quote: list[ScoredSentence], text: str) -> tuple[int, int]:
+    def _quote_span(self, quote: list[ScoredSentence], text: str, question: str = "") -> tuple[int, int]:
         """The sentences, with the one before when the first can't stand alone; never over the limit.
 
         `text` is their document's text."""
@@ -225,7 +238,7 @@ class Answerer:
         first, last = quote[0], quote[-1]
         start, end = first.start, last.end
         if end - start > limit:
-            return start, _cut_at_word(text, start, start + limit)
+            return self._window(text, start, end, question)
         needs_context = len(first.text) < 60 or _DANGLING_START.match(first.text)
         if needs_context and first.idx > 0:
             prev = self.snapshot.sentences(first.doc_id, first.idx - 1, first.idx - 1)
@@ -236,6 +249,41 @@ class Answerer:
                     start = p.start
         return start, end
 
+    def _window(self, text: str, start: int, end: int, question: str) -> tuple[int, int]:
+        """The `max_quote_chars` of a longer sentence that matter: around the question's
+        words, with more room after them than before (the answer usually follows the words
+        that name its subject), cut at word boundaries."""
+        limit = self.settings.max_quote_chars
+        q_words = list(dict.fromkeys(normalise(w) for w in content_words(question)))
+        weights = self._idf_weights(q_words) if q_words else {}
+        hits = [
+            (m.start() + start, m.end() + start, weights.get(stems([normalise(m.group(0))])[0], 0.0))
+            for m in _WORD_IN_TEXT.finditer(text[start:end].lower())
+        ]
+        hits = [h for h in hits if h[2] > 0][:500]  # a run-on "sentence" of a whole file stays cheap
+        left = start
+        if hits:
+            best, best_weight = hits[0], -1.0
+            for h in hits:  # the window opening at each hit: the one that holds most question weight
+                seen = {}
+                for a, b, w in hits:
+                    if h[0] <= a and b <= h[0] + limit:
+                        seen[text[a:b].lower()] = w
+                if sum(seen.values()) > best_weight:
+                    best, best_weight = h, sum(seen.values())
+            inside = [b for a, b, _ in hits if best[0] <= a and b <= best[0] + limit]
+            slack = limit - (max(inside) - best[0])
+            left = max(start, min(best[0] - slack // 3, end - limit))
+        if left > start:  # begin at a word
+            space = text.find(" ", left, left + 40)
+            left = space + 1 if space != -1 and space < end else left
+        return left, _cut_at_word(text, left, min(end, left + limit))
+
+
+_WORD_IN_TEXT = re.compile(r"\w+", re.UNICODE)
+_YES_NO = re.compile(
+    r"^\W*(?:is|are|was|were|am|do|does|did|has|have|had|can|could|will|would|shall|should|may|might|must)\b", re.I
+)
 
 FEATURES = ("cosine", "coverage", "context", "passage", "fits")
 

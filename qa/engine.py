@@ -424,7 +424,7 @@ def verified(snapshot: Snapshot, citations: list[Citation]) -> list[Citation]:
 
 
 def compose(citations: list[Citation]) -> str:
-    return "\n".join(f"“{c.quote}” [{c.n}]" for c in citations)
+    return "\n".join(f"“{c.marked}” [{c.n}]" for c in citations)
 
 
 CAVEAT = "The articles may not answer this directly; the closest they come:"

@@ -76,6 +76,10 @@ class Citation:
     score: float
     reattributed: bool = False
     """Generative mode: the model cited another passage; qa found the words here instead."""
+    cut_start: bool = False
+    """The quote begins inside a sentence too long to quote whole (`max_quote_chars`)."""
+    cut_end: bool = False
+    """The quote ends inside such a sentence."""
 
     def to_dict(self) -> dict:
         out = {
@@ -89,7 +93,14 @@ class Citation:
         }
         if self.reattributed:
             out["reattributed"] = True
+        if self.cut_start or self.cut_end:
+            out["cut"] = "both" if self.cut_start and self.cut_end else "start" if self.cut_start else "end"
         return out
+
+    @property
+    def marked(self) -> str:
+        """The quote as shown: an ellipsis where it cuts into a sentence."""
+        return f"{'…' if self.cut_start else ''}{self.quote}{'…' if self.cut_end else ''}"
 
 
 @dataclass

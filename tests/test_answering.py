@@ -227,3 +227,35 @@ def test_a_month_written_out_finds_its_abbreviation(seed_qa):
     assert not written.refused and not short.refused
     assert "Mar. 25" in written.citations[0].quote
     assert written.citations[0].quote == short.citations[0].quote
+
+
+TREATY = (
+    "Harbour treaty signed\n\n"
+    "The harbour treaty, which had been negotiated over many long years by delegations from the two coastal "
+    "provinces, debated at length in both regional assemblies, revised after objections from the fishing "
+    "cooperatives and the shipping companies, and finally approved after a public consultation held in the old "
+    "customs house, was finally signed in the town of Port Calloway on 14 February 2019 by the governor.\n"
+)
+
+
+def test_a_headline_that_only_repeats_the_question_is_not_its_answer(tmp_path, settings, embedder):
+    """A sentence made of the question's own words ("Harbour treaty signed" for "Where was the
+    harbour treaty signed?") tells the reader nothing; a sentence too long to quote whole is
+    quoted where the question's words are, and the cut is shown."""
+    from qa import QA
+    from qa.indexing import Indexer
+
+    (tmp_path / "corpus").mkdir()
+    (tmp_path / "corpus" / "treaty.txt").write_text(TREATY, encoding="utf-8")
+    Indexer(settings, embedder).build(tmp_path / "corpus", tmp_path / "index", progress=False)
+    qa = QA.load(tmp_path / "index", embedder=embedder)
+
+    for question in ("Where was the harbour treaty signed?", "When was the harbour treaty signed?"):
+        answer = qa.ask(question)
+        assert not answer.refused and answer.citations[0].start > 0, (question, answer.answer)
+        c = answer.citations[0]
+        assert TREATY[c.start : c.end] == c.quote and len(c.quote) <= settings.max_quote_chars
+        assert "Port Calloway on 14 February 2019" in c.quote
+        assert c.cut_end and answer.answer.startswith(f"“{c.quote}…”") and c.to_dict()["cut"] == "end"
+    # A yes/no question is confirmed by a restatement.
+    assert qa.ask("Was the harbour treaty signed?").citations[0].quote == "Harbour treaty signed"

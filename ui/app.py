@@ -137,7 +137,7 @@ class ChatApp:
             parts.append(f"*{as_text(note)}*")
         for c in answer.citations:  # stream quote by quote
             # Every line of the quote in the block quote: a quote can span paragraphs.
-            quoted = f"“{as_text(c.quote)}” **[{c.n}]**".replace("\n", "\n> ")
+            quoted = f"“{as_text(c.marked)}” **[{c.n}]**".replace("\n", "\n> ")
             parts.append(f"> {quoted}\n>\n> — *{as_text(c.title)}*")
             history[index]["content"] = "\n\n".join(parts)
             yield history, answers, gr.update(), ""
