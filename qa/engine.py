@@ -94,6 +94,10 @@ class QA:
                 encoder = query_encoder.load(settings.cache_dir, settings.model)
             if encoder is None:
                 embedder = Embedder(settings.model, device=settings.device, batch_size=settings.batch_size)
+                if settings.fast_query_encoder and query_encoder.export(settings.cache_dir, embedder):
+                    # ~2 s once per machine and model (a new cache, or a `qa ask` before any
+                    # `qa index` here): every later process starts in a second, not in seven.
+                    encoder = query_encoder.load(settings.cache_dir, settings.model)
         elif embedder.name != settings.model:
             raise IndexIncompatible(
                 f"the index in {index_dir}/ was built with model {built['model']!r}, not {embedder.name!r}; "

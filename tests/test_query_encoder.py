@@ -80,3 +80,14 @@ def test_an_up_to_date_index_still_leaves_the_export_when_it_is_missing(seed_cor
     again = Indexer(fresh)
     again.build(seed_corpus, index, progress=False)
     assert again._embedder is None
+
+
+def test_a_question_asked_before_any_export_leaves_one(seed_index, tmp_path, settings):
+    """`qa ask` on a machine (or cache) that has never run `qa index` loads PyTorch once,
+    leaves the export, and answers with it; the next process starts fast."""
+    fresh = settings.replace(cache_dir=tmp_path / "cache")
+    assert not qe.exported(fresh.cache_dir, fresh.model)
+    qa = QA.load(seed_index, settings=fresh)
+    assert isinstance(qa.encoder, qe.OnnxQueryEncoder) and qe.exported(fresh.cache_dir, fresh.model)
+    assert not qa.ask("What did Russia announce on Mar. 25?").refused
+    assert QA.load(seed_index, settings=fresh)._embedder is None
