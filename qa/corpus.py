@@ -68,12 +68,19 @@ def discover(corpus_dir: Path, settings: Settings) -> tuple[list[CorpusFile], li
     files: list[CorpusFile] = []
     skipped: list[Skipped] = []
     other: list[str] = []
-    for path in sorted(_walk(root)):
+    paths = sorted(_walk(root))
+    articles = {(p.parent, p.stem) for p in paths if p.suffix.lower() in SUPPORTED_SUFFIXES}
+    for path in paths:
         rel = path.relative_to(root).as_posix()
         if path.name.endswith(SIDECAR_SUFFIX):
+            if (path.parent, path.name[: -len(SIDECAR_SUFFIX)]) not in articles:
+                skipped.append(Skipped(rel, "metadata file with no article of the same name beside it"))
             continue
         if path.suffix.lower() not in SUPPORTED_SUFFIXES:
             other.append(rel)
+            continue
+        if path.is_symlink() and not path.exists():
+            skipped.append(Skipped(rel, "broken symbolic link: its target is missing"))
             continue
         if path.is_symlink():
             target = path.resolve()
@@ -109,8 +116,8 @@ def _walk(root: Path) -> Iterator[Path]:
             continue  # hidden files, editor swap files, our own temp files
         if entry.is_dir() and not entry.is_symlink():
             yield from _walk(entry)
-        elif entry.is_file():
-            yield entry
+        elif entry.is_file() or (entry.is_symlink() and not entry.exists()):
+            yield entry  # a broken link too, so that it is reported rather than silently missing
 
 
 def fingerprint(file: CorpusFile) -> str:

@@ -114,6 +114,19 @@ def test_symlink_out_of_corpus_is_skipped(tmp_path):
     assert skipped[0].source == "link.txt" and "outside" in skipped[0].reason
 
 
+def test_broken_links_and_orphaned_metadata_are_named_not_silently_dropped(tmp_path):
+    (tmp_path / "kept.txt").write_text("An article that stays. It has two sentences.")
+    (tmp_path / "kept.meta.json").write_text('{"title": "Kept"}')
+    (tmp_path / "renamed.meta.json").write_text('{"title": "Its article was renamed"}')
+    os.symlink(tmp_path / "gone.txt", tmp_path / "dangling.txt")
+    files, skipped, _ = discover(tmp_path, Settings())
+    assert [f.source for f in files] == ["kept.txt"] and files[0].sidecar is not None
+    reasons = {s.source: s.reason for s in skipped}
+    assert "broken symbolic link" in reasons["dangling.txt"]
+    assert "no article of the same name" in reasons["renamed.meta.json"]
+    assert "kept.meta.json" not in reasons
+
+
 def test_hidden_and_unsupported_files_are_ignored(tmp_path):
     (tmp_path / ".draft.txt").write_text("Hidden draft.")
     (tmp_path / "photo.jpg").write_bytes(b"\xff\xd8\xff")
