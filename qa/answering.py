@@ -107,6 +107,7 @@ class Answerer:
         seen: dict[tuple[int, int], ScoredSentence] = {}
         leads: dict[int, set[str]] = {}
         asks_for_more = not _YES_NO.match(question)
+        asked = word_stems(question)
         for passage in passages:
             row = self.snapshot.chunks([passage.chunk_id]).get(passage.chunk_id)
             if row is None:
@@ -119,9 +120,9 @@ class Answerer:
                 if key in seen:
                     seen[key].passage = max(seen[key].passage, pscore)
                     continue
-                if asks_for_more and self._adds_nothing(sent.text, weights):
-                    continue
                 sent_stems = word_stems(sent.text)
+                if asks_for_more and adds_nothing(sent_stems, asked):
+                    continue
                 coverage = share(weights, sent_stems)
                 context = share(weights, sent_stems | leads[row.doc_id])
                 seen[key] = ScoredSentence(
@@ -143,14 +144,6 @@ class Answerer:
             s.score = sentence_score(s)
         scored.sort(key=lambda s: -s.score)
         return scored
-
-    @staticmethod
-    def _adds_nothing(text: str, weights: dict[str, float]) -> bool:
-        """Whether every content word of `text` is one of the question's: a headline such as
-        "Harbour treaty signed" repeats "Where was the harbour treaty signed?" and cannot
-        answer it (a yes/no question is the exception: a restatement confirms it)."""
-        said = stems([normalise(w) for w in content_words(text)])
-        return all(stem in weights for stem in said)
 
     def _lead_stems(self, doc_id: int, title: str) -> set[str]:
         """Words of the document's title and first two sentences: the subject every sentence shares."""
@@ -252,37 +245,39 @@ class Answerer:
     def _window(self, text: str, start: int, end: int, question: str) -> tuple[int, int]:
         """The `max_quote_chars` of a longer sentence that matter: around the question's
         words, with more room after them than before (the answer usually follows the words
-        that name its subject), cut at word boundaries."""
+        that name its subject), from a word's start to a word's end."""
         limit = self.settings.max_quote_chars
         q_words = list(dict.fromkeys(normalise(w) for w in content_words(question)))
         weights = self._idf_weights(q_words) if q_words else {}
-        hits = [
-            (m.start() + start, m.end() + start, weights.get(stems([normalise(m.group(0))])[0], 0.0))
-            for m in _WORD_IN_TEXT.finditer(text[start:end].lower())
-        ]
-        hits = [h for h in hits if h[2] > 0][:500]  # a run-on "sentence" of a whole file stays cheap
+        hits: list[tuple[int, int, str, float]] = []  # the question's words in the sentence
+        for m in _WORD_IN_TEXT.finditer(text, start, end):
+            folded = words(m.group(0))  # lowercased, accents folded: as the index reads words
+            stem = stems([normalise(folded[0])])[0] if folded else ""
+            if weights.get(stem):
+                hits.append((m.start(), m.end(), stem, weights[stem]))
+                if len(hits) == 500:  # a run-on "sentence" of a whole file stays cheap
+                    break
         left = start
         if hits:
-            best, best_weight = hits[0], -1.0
-            for h in hits:  # the window opening at each hit: the one that holds most question weight
-                seen = {}
-                for a, b, w in hits:
-                    if h[0] <= a and b <= h[0] + limit:
-                        seen[text[a:b].lower()] = w
-                if sum(seen.values()) > best_weight:
-                    best, best_weight = h, sum(seen.values())
-            inside = [b for a, b, _ in hits if best[0] <= a and b <= best[0] + limit]
-            slack = limit - (max(inside) - best[0])
-            left = max(start, min(best[0] - slack // 3, end - limit))
-        if left > start:  # begin at a word
-            space = text.find(" ", left, left + 40)
-            left = space + 1 if space != -1 and space < end else left
-        return left, _cut_at_word(text, left, min(end, left + limit))
+
+            def held(opening: int) -> float:
+                return sum({stem: w for a, b, stem, w in hits if opening <= a and b <= opening + limit}.values())
+
+            first = max((a for a, *_ in hits), key=lambda o: (held(o), -o))
+            last = max(b for a, b, *_ in hits if first <= a and b <= first + limit)
+            left = max(start, min(first - (limit - (last - first)) // 3, end - limit))
+        if start < left and _WORD_IN_TEXT.match(text, left - 1) and _WORD_IN_TEXT.match(text, left):
+            gap = _NON_WORD.search(text, left, min(end, left + 40))  # mid-word: begin at the next one
+            left = gap.end() if gap else left
+        return left, end if left + limit >= end else _cut_at_word(text, left, left + limit)
 
 
 _WORD_IN_TEXT = re.compile(r"\w+", re.UNICODE)
+_NON_WORD = re.compile(r"\W+", re.UNICODE)
 _YES_NO = re.compile(
-    r"^\W*(?:is|are|was|were|am|do|does|did|has|have|had|can|could|will|would|shall|should|may|might|must)\b", re.I
+    r"^\W*(?:is|are|was|were|am|do|does|did|has|have|had|can|could|will|would|shall|should|may|might|must)"
+    r"(?:n['’]t)?\b",
+    re.I,
 )
 
 FEATURES = ("cosine", "coverage", "context", "passage", "fits")
@@ -290,6 +285,15 @@ FEATURES = ("cosine", "coverage", "context", "passage", "fits")
 
 def features(s: ScoredSentence) -> tuple[float, ...]:
     return tuple(getattr(s, name) for name in FEATURES)
+
+
+def adds_nothing(said: set[str], asked: set[str]) -> bool:
+    """Whether a sentence says nothing but the question's words (`said`, `asked`: their
+    stems, `word_stems`): a headline such as "Harbour treaty signed" repeats "Where was the
+    harbour treaty signed?" and cannot answer it, where "She signed the harbour treaty
+    there" and "Smith was older than Jones" can. (A yes/no question is the exception: a
+    restatement confirms it.)"""
+    return said <= asked
 
 
 def word_stems(text: str) -> set[str]:
@@ -356,7 +360,7 @@ def _touching(a: list[ScoredSentence], b: list[ScoredSentence]) -> bool:
 
 def _cut_at_word(text: str, start: int, limit_end: int) -> int:
     """End of the last whole word before `limit_end`, so a long quote stays readable."""
-    cut = text.rfind(" ", start, limit_end)
+    cut = max(text.rfind(" ", start, limit_end), text.rfind("\n", start, limit_end))
     end = cut if cut > start + (limit_end - start) // 2 else limit_end
     while end > start and text[end - 1] in " ,;:-–—":
         end -= 1

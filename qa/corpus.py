@@ -69,7 +69,7 @@ def discover(corpus_dir: Path, settings: Settings) -> tuple[list[CorpusFile], li
     skipped: list[Skipped] = []
     other: list[str] = []
     paths = sorted(_walk(root))
-    articles = {(p.parent, p.stem) for p in paths if p.suffix.lower() in SUPPORTED_SUFFIXES}
+    articles = {(p.parent, p.stem) for p in paths if not p.name.endswith(SIDECAR_SUFFIX)}
     for path in paths:
         rel = path.relative_to(root).as_posix()
         if path.name.endswith(SIDECAR_SUFFIX):
@@ -283,9 +283,10 @@ def decode(data: bytes, notes: list[str]) -> str:
     if guess.get("mime_type") == "application/octet-stream":
         raise UnreadableFile("binary data, not text")
     encoding, confidence = guess.get("encoding"), guess.get("confidence") or 0.0
-    if encoding is None or confidence < 0.5:
+    if encoding is None or confidence < 0.2 or not _decodes(data, encoding):
         # Too little evidence to trust the detector: short legacy files are most
-        # often Windows-1252 (a superset of Latin-1), so try that first.
+        # often Windows-1252 (a superset of Latin-1), so try that first. (chardet is
+        # rarely sure of any text: a page of Windows-1251 Russian scores 0.44, right.)
         for fallback in ("cp1252", encoding):
             if fallback and _decodes(data, fallback):
                 encoding = fallback
@@ -300,19 +301,20 @@ def decode(data: bytes, notes: list[str]) -> str:
 
 
 def _mixed_utf8(data: bytes) -> tuple[str, int] | None:
-    """A UTF-8 file with stray single-byte characters (text pasted together from two
-    sources), decoded with those bytes read as Windows-1252, and how many there were;
-    None when the file holds no valid multi-byte UTF-8 at all (a wholly legacy file,
-    which the detector reads better)."""
-    text = data.decode("utf-8", errors="surrogateescape")
-    stray = sum(1 for ch in text if "\udc80" <= ch <= "\udcff")
-    if not any(ch > "\x7f" and not "\udc80" <= ch <= "\udcff" for ch in text):
+    """A UTF-8 file with a few stray single-byte characters (text pasted together from two
+    sources), decoded with those bytes read as Windows-1252, and how many there were.
+    None unless valid multi-byte UTF-8 characters are at least as many as the stray bytes:
+    a legacy file (Windows-1251 Russian, say) can hold a byte pair that happens to be UTF-8,
+    and the detector reads such a file better."""
+    text = data.decode("utf-8", errors="surrogateescape").removeprefix("\ufeff")
+    stray = len(_STRAY.findall(text))
+    if len(_MULTIBYTE.findall(text)) < max(1, stray):
         return None
-    fixed = "".join(
-        bytes([ord(ch) - 0xDC00]).decode("cp1252", errors="replace") if "\udc80" <= ch <= "\udcff" else ch
-        for ch in text
-    )
-    return fixed, stray
+    return _STRAY.sub(lambda m: bytes([ord(m.group(0)) - 0xDC00]).decode("cp1252", errors="replace"), text), stray
+
+
+_STRAY = re.compile("[\udc80-\udcff]")  # bytes that were not UTF-8, as surrogateescape keeps them
+_MULTIBYTE = re.compile("[^\x00-\x7f\udc80-\udcff]")
 
 
 def _decodes(data: bytes, encoding: str) -> bool:

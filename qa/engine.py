@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import operator
 import threading
 import time
 import unicodedata
@@ -18,7 +19,7 @@ from .embedding import Embedder
 from .followup import carry_over, rewrite_with_model
 from .indexing import BuildReport, Indexer
 from .retrieval import Retriever
-from .store import IndexError_, IndexIncompatible, IndexStore, Snapshot
+from .store import IndexError_, IndexIncompatible, IndexMissing, IndexStore, Snapshot
 from .types import Answer, Citation, Passage
 from .verification import Verifier, calibrated_for, check_model, uncalibrated_warning
 
@@ -55,12 +56,15 @@ class QA:
             raise ValueError("QA needs an embedder or a query encoder")
         self.settings = settings
         self._llm = llm
+        self._llm_given = llm is not None  # the caller's own chat model: not ours to second-guess
         self._verifier: Verifier | None = None
         self._embedder = embedder
         self.encoder: QueryEncoder = encoder or embedder
         """What embeds questions: the ONNX export when there is one, else the PyTorch model."""
         self._snapshot = snapshot
         self._swap = threading.Lock()
+        self._reloading = threading.Lock()
+        self._unusable: str | None = None  # a published version this QA can't switch to (warned once)
 
     # -- construction ------------------------------------------------------
 
@@ -132,7 +136,7 @@ class QA:
         """What checks answers with the language model (`Settings.verify`), else None."""
         if not self.settings.verify:
             return None
-        if self._llm is None:  # a chat model handed to QA directly is the caller's choice
+        if not self._llm_given:
             check_model(self.settings.llm)
         if self._verifier is None:
             llm = self.settings.llm or self.llm
@@ -153,24 +157,35 @@ class QA:
     def reload(self) -> bool:
         """Switch to the newest published version; True if it changed. Questions do this by
         themselves (`_follow`); call it to switch at a moment of your choosing."""
-        store = IndexStore(self.settings.index_dir)
-        if store.current_version() == self._snapshot.version:
-            return False
-        fresh = store.open(expect_model=self.settings.model, expect_dim=self.encoder.dim)
-        with self._swap:
-            self._snapshot = fresh  # the old one closes when its last reader lets go
-        return True
+        with self._reloading:  # one thread opens the new version; the others wait and see it
+            store = IndexStore(self.settings.index_dir)
+            if store.current_version() == self._snapshot.version:
+                return False
+            fresh = store.open(expect_model=self.settings.model, expect_dim=self.encoder.dim)
+            built = fresh.manifest.get("settings", {})
+            # The next build from this QA (the chat's watcher) keeps how that version was made.
+            self.settings = self.settings.replace(**{k: built[k] for k in INDEX_SHAPING if k in built})
+            with self._swap:
+                self._snapshot = fresh  # the old one closes when its last reader lets go
+            return True
 
     def _follow(self) -> Snapshot:
         """The newest published version, reloaded if another process (`qa index`, a watcher)
         published one since the last question: a long-lived QA answers from the articles as
         they are now, and never from a version whose files the index has since pruned."""
+        current = None
         try:
-            changed = IndexStore(self.settings.index_dir).current_version() != self._snapshot.version
-        except IndexError_:
-            changed = False  # CURRENT unreadable for a moment: keep the open version
-        if changed:
-            self.reload()
+            current = IndexStore(self.settings.index_dir).current_version()
+            if current != self._snapshot.version and current != self._unusable:
+                self.reload()
+        except IndexError_ as exc:
+            if not self._snapshot.path.exists():
+                raise IndexMissing(
+                    f"{exc} (and the version this QA had open, {self._snapshot.version}, has been removed)"
+                ) from None
+            # e.g. rebuilt with another model: keep answering from the open version, say so once.
+            self._unusable = current
+            log.warning("qa: still answering from index version %s: %s", self._snapshot.version, exc)
         return self._snapshot
 
     def build_index(self, corpus_dir: str | Path | None = None, rebuild: bool = False, **kwargs) -> BuildReport:
@@ -219,6 +234,7 @@ class QA:
         is verified (`Citation`, provisional numbering), and last the final `Answer`."""
         t0 = time.perf_counter()
         question = self._clean(question, k)
+        verifier = self.verifier  # first: a model that can't check answers says so before it loads
         generative = self._generative(mode)
         standalone = self._standalone(question, history, generative)
         snapshot = self._follow()
@@ -226,7 +242,7 @@ class QA:
         t1 = time.perf_counter()
         passages = Retriever(snapshot, None, self.settings).search(standalone, k, query_vector=vector).passages
         t2 = time.perf_counter()
-        selection = Answerer(snapshot, self.settings, self.verifier).select(standalone, vector, passages)
+        selection = Answerer(snapshot, self.settings, verifier).select(standalone, vector, passages)
         citations = verified(snapshot, selection.citations)
         t3 = time.perf_counter()
         timings = {"embed_ms": (t1 - t0) * 1000, "retrieve_ms": (t2 - t1) * 1000, "answer_ms": (t3 - t2) * 1000}
@@ -237,7 +253,7 @@ class QA:
         # don't answer is the likeliest to invent something, and asking it costs seconds.
         verdict = selection.verdict.to_dict() if selection.verdict is not None else None
         if not citations or not generative:
-            answer = self._extractive(question, selection, citations, timings, t0)
+            answer = self._extractive(snapshot, question, selection, citations, timings, t0)
             answer.standalone_question = rewritten
             answer.verdict = verdict
             yield answer
@@ -293,11 +309,17 @@ class QA:
         return self._clean(carry_over(question, [q for q, _ in history]))
 
     def _extractive(
-        self, question: str, selection: Selection, citations: list[Citation], timings: dict, t0: float
+        self,
+        snapshot: Snapshot,
+        question: str,
+        selection: Selection,
+        citations: list[Citation],
+        timings: dict,
+        t0: float,
     ) -> Answer:
         timings["total_ms"] = (time.perf_counter() - t0) * 1000
         if not citations:
-            text = refusal_text(self._snapshot.counts["documents"])
+            text = refusal_text(snapshot.counts["documents"])
             return Answer(question, text, True, [], timings, selection.confidence)
         answer = Answer(question, compose(citations), False, citations, timings, selection.confidence)
         return with_caveat(answer, selection.uncertain)
@@ -377,13 +399,13 @@ class QA:
         """This QA's hybrid search as a LangChain `BaseRetriever`."""
         from .langchain import QARetriever
 
+        _check_k(k)
         return QARetriever(qa=self, k=k or self.settings.k)
 
     def _clean(self, question: str, k: int | None = None) -> str:
         if not isinstance(question, str):
             raise InvalidQuestion("the question must be text")
-        if k is not None and (not isinstance(k, int) or k < 1):
-            raise InvalidQuestion(f"k (passages to read) must be a whole number of at least 1, not {k!r}")
+        _check_k(k)
         # Control characters carry no meaning in a question and confuse tokenisers.
         cleaned = "".join(
             " " if unicodedata.category(ch).startswith("C") and ch not in "\t\n" else ch for ch in question
@@ -425,6 +447,18 @@ def verified(snapshot: Snapshot, citations: list[Citation]) -> list[Citation]:
             c.n = len(out) + 1
             out.append(c)
     return out
+
+
+def _check_k(k) -> None:
+    """k, the passages to read: None (the setting) or a whole number of at least 1."""
+    if k is None:
+        return
+    try:
+        whole = operator.index(k) if not isinstance(k, bool) else None
+    except TypeError:
+        whole = None
+    if whole is None or whole < 1:
+        raise InvalidQuestion(f"k (passages to read) must be a whole number of at least 1, not {k!r}")
 
 
 def compose(citations: list[Citation]) -> str:

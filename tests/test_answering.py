@@ -102,11 +102,16 @@ def test_questions_with_control_characters_or_no_words(seed_qa):
     with pytest.raises(InvalidQuestion, match="too long"):
         seed_qa.ask("x" * 10_000)
     assert seed_qa.ask("<script>alert(1)</script>").refused
-    for k in (0, -1, 2.5):
+    import numpy as np
+
+    assert len(seed_qa.search("Kuril Islands", k=np.int64(2))) == 2
+    for k in (0, -1, 2.5, True, "3"):
         with pytest.raises(InvalidQuestion, match="k \\(passages to read\\)"):
             seed_qa.search("Kuril Islands", k=k)
         with pytest.raises(InvalidQuestion, match="at least 1"):
             seed_qa.ask("Kuril Islands?", k=k)
+        with pytest.raises(InvalidQuestion, match="at least 1"):
+            seed_qa.as_retriever(k=k)
 
 
 def test_context_of_a_quote_and_clear_errors_for_spans_that_are_not(seed_qa):
@@ -231,10 +236,11 @@ def test_a_month_written_out_finds_its_abbreviation(seed_qa):
 
 TREATY = (
     "Harbour treaty signed\n\n"
-    "The harbour treaty, which had been negotiated over many long years by delegations from the two coastal "
-    "provinces, debated at length in both regional assemblies, revised after objections from the fishing "
-    "cooperatives and the shipping companies, and finally approved after a public consultation held in the old "
-    "customs house, was finally signed in the town of Port Calloway on 14 February 2019 by the governor.\n"
+    "After many long years of negotiation between delegations from the two coastal provinces, lengthy debates "
+    "in both regional assemblies, revisions that followed objections from the fishing cooperatives and the "
+    "shipping companies, a public consultation held in the old customs house and a final vote that was "
+    "delayed twice by storms, the harbour treaty was at last signed in the town of Port Calloway on "
+    "14 February 2019.\n"
 )
 
 
@@ -249,13 +255,28 @@ def test_a_headline_that_only_repeats_the_question_is_not_its_answer(tmp_path, s
     (tmp_path / "corpus" / "treaty.txt").write_text(TREATY, encoding="utf-8")
     Indexer(settings, embedder).build(tmp_path / "corpus", tmp_path / "index", progress=False)
     qa = QA.load(tmp_path / "index", embedder=embedder)
+    sentence_end = TREATY.index("2019.") + len("2019.")
 
     for question in ("Where was the harbour treaty signed?", "When was the harbour treaty signed?"):
         answer = qa.ask(question)
-        assert not answer.refused and answer.citations[0].start > 0, (question, answer.answer)
+        assert not answer.refused and answer.citations[0].start > len("Harbour treaty signed"), (question, answer)
         c = answer.citations[0]
         assert TREATY[c.start : c.end] == c.quote and len(c.quote) <= settings.max_quote_chars
-        assert "Port Calloway on 14 February 2019" in c.quote
-        assert c.cut_end and answer.answer.startswith(f"“{c.quote}…”") and c.to_dict()["cut"] == "end"
+        # The sentence is over the limit: the quote keeps its end, where the answer is, and
+        # begins at a word; the answer text marks the cut.
+        assert c.end == sentence_end and c.quote.endswith("Port Calloway on 14 February 2019.")
+        assert TREATY[c.start - 1] == " " and c.cut_start and not c.cut_end
+        assert answer.answer.startswith(f"“…{c.quote}”") and c.to_dict()["cut"] == "start"
     # A yes/no question is confirmed by a restatement.
     assert qa.ask("Was the harbour treaty signed?").citations[0].quote == "Harbour treaty signed"
+
+
+def test_only_sentences_of_the_questions_own_words_are_set_aside():
+    from qa.answering import _YES_NO, adds_nothing, word_stems
+
+    asked = word_stems("Who signed the harbour treaty?")
+    assert adds_nothing(word_stems("Harbour treaty signed"), asked)
+    assert not adds_nothing(word_stems("She signed the harbour treaty there."), asked)
+    assert not adds_nothing(word_stems("Smith was older than Jones."), word_stems("Who was older, Smith or Jones?"))
+    assert all(_YES_NO.match(q) for q in ("Was it signed?", "Isn't it signed?", "Didn’t they sign it?"))
+    assert not any(_YES_NO.match(q) for q in ("Island nations signed what?", "Who signed it?"))

@@ -72,6 +72,20 @@ def test_unicode_text_with_a_byte_order_mark_is_read_not_called_binary(tmp_path,
     assert any(note in n for n in loaded.notes)
 
 
+@pytest.mark.parametrize(
+    ("text", "encoding"),
+    [
+        ("Новости\n\nПётр Иванов сказал, что переговоры продолжатся в Москве. " * 8, "cp1251"),
+        ("Nouvelles\n\nVoilà\xa0» le café de la gare est fermé; les élèves étaient déçus. " * 4, "cp1252"),
+    ],
+)
+def test_a_legacy_file_is_read_in_its_own_encoding(tmp_path, text, encoding):
+    """Even where a pair of its bytes happens to be valid UTF-8 ("Пётр" in Windows-1251)."""
+    (tmp_path / "legacy.txt").write_bytes(text.encode(encoding))
+    loaded, _ = _load_one(tmp_path, "legacy.txt")
+    assert loaded.document.text == text
+
+
 def test_a_file_mixing_utf8_and_windows_1252_keeps_both_readable(tmp_path):
     (tmp_path / "mixed.txt").write_bytes("Mixed\n\nThe café sells €5 waffles.\n".encode().replace(b"\xc3\xa9", b"\xe9"))
     loaded, _ = _load_one(tmp_path, "mixed.txt")
@@ -118,13 +132,15 @@ def test_broken_links_and_orphaned_metadata_are_named_not_silently_dropped(tmp_p
     (tmp_path / "kept.txt").write_text("An article that stays. It has two sentences.")
     (tmp_path / "kept.meta.json").write_text('{"title": "Kept"}')
     (tmp_path / "renamed.meta.json").write_text('{"title": "Its article was renamed"}')
+    (tmp_path / "report.docx").write_bytes(b"PK\x03\x04 not an article qa reads")
+    (tmp_path / "report.meta.json").write_text('{"title": "Beside a file of another type"}')
     os.symlink(tmp_path / "gone.txt", tmp_path / "dangling.txt")
     files, skipped, _ = discover(tmp_path, Settings())
     assert [f.source for f in files] == ["kept.txt"] and files[0].sidecar is not None
     reasons = {s.source: s.reason for s in skipped}
     assert "broken symbolic link" in reasons["dangling.txt"]
     assert "no article of the same name" in reasons["renamed.meta.json"]
-    assert "kept.meta.json" not in reasons
+    assert "kept.meta.json" not in reasons and "report.meta.json" not in reasons
 
 
 def test_hidden_and_unsupported_files_are_ignored(tmp_path):

@@ -109,6 +109,33 @@ def test_a_long_lived_qa_answers_from_the_newest_version_in_any_thread(tmp_path,
     assert qa.snapshot.version != first and qa.info()["documents"] == 2
 
 
+def test_a_long_lived_qa_keeps_how_the_index_was_rebuilt_and_survives_a_model_change(
+    tmp_path, settings, embedder, caplog
+):
+    """Following a version built elsewhere with another chunk size, the QA's own next build
+    (the chat's watcher) keeps that size; a version built with another model can't be read
+    with this QA's encoder, so it keeps answering from the one it has and says so once."""
+    corpus, index = tmp_path / "corpus", tmp_path / "index"
+    copy_seed(corpus)
+    Indexer(settings, embedder).build(corpus, index, progress=False)
+    qa = QA.load(index, embedder=embedder)
+    Indexer(settings.replace(chunk_tokens=64), embedder).build(corpus, index, progress=False)
+    assert not qa.ask("What did Russia announce on Mar. 25?").refused
+    assert qa.settings.chunk_tokens == 64
+    (corpus / "lighthouse.txt").write_text(NEW_ARTICLE, encoding="utf-8")
+    report = qa.build_index(corpus)
+    assert report.added == ["lighthouse.txt"] and not report.rebuilt
+
+    other = tmp_path / "same-model-elsewhere"  # another model, as far as the index can tell
+    shutil.copytree(embedder.path, other)
+    Indexer(settings.replace(model=str(other))).build(corpus, index, rebuild=True, progress=False)
+    before = qa.snapshot.version
+    for _ in range(2):
+        assert not qa.ask("What did Russia announce on Mar. 25?").refused
+    assert qa.snapshot.version == before
+    assert caplog.text.count("still answering from index version") == 1
+
+
 def test_bad_files_are_skipped_and_the_rest_indexed(tmp_path, settings, embedder):
     corpus = tmp_path / "corpus"
     copy_seed(corpus)

@@ -120,7 +120,7 @@ def test_verified_answers_carry_the_verdict_and_quote_verbatim(seed_index, embed
     with pytest.raises(VerifierUnavailable, match="needs a language model"):
         QA.load(seed_index, settings=Settings(llm=None, verify=True), embedder=embedder).ask(question)
     with pytest.raises(VerifierUnavailable, match="Ollama does not report"):
-        _ = QA.load(seed_index, settings=Settings(llm="ollama:qwen2.5", verify=True), embedder=embedder).verifier
+        QA.load(seed_index, settings=Settings(llm="ollama:qwen2.5", verify=True), embedder=embedder).ask(question)
 
 
 def test_the_weights_are_known_to_fit_one_model_only():

@@ -301,7 +301,9 @@ def render_sources(qa: QA, answer: dict) -> str:
         moved = " · re-attributed: the model named another passage" if c.get("reattributed") else ""
         try:
             before, quote, after = qa.context(c["source"], c["start"], c["end"])
-        except ValueError:  # the article left the index, or changed, since this answer
+        except ValueError:  # the article left the index since this answer
+            before, quote, after = "", c["quote"], ""
+        if quote != c["quote"]:  # it changed: its offsets now point at other words
             before, quote, after = "", c["quote"], ""
         blocks.append(
             f'<div class="qa-source"><div class="qa-source-head">[{c["n"]}] {esc(c["title"])}</div>'
