@@ -197,7 +197,11 @@ class Answerer:
             quote = text[start:end]
             # Each sentence as SQLite cut it must sit inside the quote Python cut:
             # a cross-check of the stored offsets, not just of one slice.
-            if not quote.strip() or not all(x.text in quote or quote in x.text for x in quote_sentences):
+            if not quote.strip() or not all(
+                x.text in quote
+                or (x.start <= start and end <= x.end and x.text[start - x.start : end - x.start] == quote)
+                for x in quote_sentences
+            ):
                 continue
             lead = max(quote_sentences, key=lambda x: x.score)
             citations.append(
@@ -266,17 +270,19 @@ class Answerer:
             first = max((a for a, *_ in hits), key=lambda o: (held(o), -o))
             last = max(b for a, b, *_ in hits if first <= a and b <= first + limit)
             left = max(start, min(first - (limit - (last - first)) // 3, end - limit))
-        if start < left and _WORD_IN_TEXT.match(text, left - 1) and _WORD_IN_TEXT.match(text, left):
-            gap = _NON_WORD.search(text, left, min(end, left + 40))  # mid-word: begin at the next one
-            left = gap.end() if gap else left
+        if start < left:  # begin at a word: the next one when `left` falls inside one, or between two
+            inside = _WORD_IN_TEXT.match(text, left - 1) and _WORD_IN_TEXT.match(text, left)
+            gap = _NON_WORD.search(text, left, min(end, left + 40)) if inside else None
+            word = _WORD_IN_TEXT.search(text, gap.end() if gap else left, min(end, left + 40))
+            left = word.start() if word else left
         return left, end if left + limit >= end else _cut_at_word(text, left, left + limit)
 
 
 _WORD_IN_TEXT = re.compile(r"\w+", re.UNICODE)
 _NON_WORD = re.compile(r"\W+", re.UNICODE)
 _YES_NO = re.compile(
-    r"^\W*(?:is|are|was|were|am|do|does|did|has|have|had|can|could|will|would|shall|should|may|might|must)"
-    r"(?:n['’]t)?\b",
+    r"^\W*(?:(?:is|are|was|were|am|do|does|did|has|have|had|can|could|will|would|shall|should|may|might|must)"
+    r"(?:n['’]t)?|(?:wo|sha|ai)n['’]t)\b",
     re.I,
 )
 

@@ -273,8 +273,8 @@ def decode(data: bytes, notes: list[str]) -> str:
     if mixed is not None:
         text, stray = mixed
         notes.append(
-            f"mostly UTF-8, but {stray:,} byte(s) are not: read as Windows-1252 "
-            "(the file mixes two encodings; check those characters)"
+            f"mixes two encodings: UTF-8, and {stray:,} byte(s) that are not, read as Windows-1252 "
+            "(check those characters)"
         )
         return text
     import chardet
@@ -303,12 +303,16 @@ def decode(data: bytes, notes: list[str]) -> str:
 def _mixed_utf8(data: bytes) -> tuple[str, int] | None:
     """A UTF-8 file with a few stray single-byte characters (text pasted together from two
     sources), decoded with those bytes read as Windows-1252, and how many there were.
-    None unless valid multi-byte UTF-8 characters are at least as many as the stray bytes:
-    a legacy file (Windows-1251 Russian, say) can hold a byte pair that happens to be UTF-8,
-    and the detector reads such a file better."""
+    None unless its valid multi-byte UTF-8 characters are accents and typographic marks or
+    at least as many as the stray bytes: a legacy file (Windows-1251 Russian, say) can hold
+    a byte pair that happens to be UTF-8, and the detector reads such a file better."""
     text = data.decode("utf-8", errors="surrogateescape").removeprefix("\ufeff")
     stray = len(_STRAY.findall(text))
-    if len(_MULTIBYTE.findall(text)) < max(1, stray):
+    multibyte = _MULTIBYTE.findall(text)
+    # Accents and typographic marks (é, €, “ ”, —) are what gets pasted in as UTF-8; a legacy
+    # file's accidental pair decodes to something else (Greek, Samaritan…).
+    pasted = all("\xa0" <= ch <= "\u024f" or "\u2000" <= ch <= "\u20cf" for ch in multibyte)
+    if not multibyte or (len(multibyte) < stray and not pasted):
         return None
     return _STRAY.sub(lambda m: bytes([ord(m.group(0)) - 0xDC00]).decode("cp1252", errors="replace"), text), stray
 

@@ -157,35 +157,48 @@ class QA:
     def reload(self) -> bool:
         """Switch to the newest published version; True if it changed. Questions do this by
         themselves (`_follow`); call it to switch at a moment of your choosing."""
-        with self._reloading:  # one thread opens the new version; the others wait and see it
-            store = IndexStore(self.settings.index_dir)
-            if store.current_version() == self._snapshot.version:
-                return False
-            fresh = store.open(expect_model=self.settings.model, expect_dim=self.encoder.dim)
-            built = fresh.manifest.get("settings", {})
-            # The next build from this QA (the chat's watcher) keeps how that version was made.
-            self.settings = self.settings.replace(**{k: built[k] for k in INDEX_SHAPING if k in built})
-            with self._swap:
-                self._snapshot = fresh  # the old one closes when its last reader lets go
-            return True
+        with self._reloading:
+            return self._switch(IndexStore(self.settings.index_dir))
+
+    def _switch(self, store: IndexStore) -> bool:
+        """`reload`'s work; the caller holds `_reloading`, so one thread opens a new version
+        and the others wait for it and find it open."""
+        if store.current_version() == self._snapshot.version:
+            return False
+        fresh = store.open(expect_model=self.settings.model, expect_dim=self.encoder.dim)
+        built = fresh.manifest.get("settings", {})
+        # The next build from this QA (the chat's watcher) keeps how that version was made.
+        self.settings = self.settings.replace(**{k: built[k] for k in INDEX_SHAPING if k in built})
+        with self._swap:
+            self._snapshot = fresh  # the old one closes when its last reader lets go
+        return True
 
     def _follow(self) -> Snapshot:
         """The newest published version, reloaded if another process (`qa index`, a watcher)
         published one since the last question: a long-lived QA answers from the articles as
         they are now, and never from a version whose files the index has since pruned."""
-        current = None
+        store = IndexStore(self.settings.index_dir)
         try:
-            current = IndexStore(self.settings.index_dir).current_version()
-            if current != self._snapshot.version and current != self._unusable:
-                self.reload()
-        except IndexError_ as exc:
-            if not self._snapshot.path.exists():
-                raise IndexMissing(
-                    f"{exc} (and the version this QA had open, {self._snapshot.version}, has been removed)"
-                ) from None
-            # e.g. rebuilt with another model: keep answering from the open version, say so once.
-            self._unusable = current
-            log.warning("qa: still answering from index version %s: %s", self._snapshot.version, exc)
+            current = store.current_version()
+        except IndexError_:
+            return self._snapshot  # CURRENT unreadable for a moment: keep the open version
+        if current is None:
+            raise store.missing()  # the index was deleted
+        if current in (self._snapshot.version, self._unusable):
+            return self._snapshot
+        with self._reloading:
+            if current in (self._snapshot.version, self._unusable):
+                return self._snapshot  # another thread got here first
+            try:
+                self._switch(store)
+            except IndexError_ as exc:
+                if not self._snapshot.path.exists():
+                    raise IndexMissing(
+                        f"{exc} (and the version this QA had open, {self._snapshot.version}, has been removed)"
+                    ) from None
+                # e.g. rebuilt with another model: keep answering from the open version, say so once.
+                self._unusable = current
+                log.warning("qa: still answering from index version %s: %s", self._snapshot.version, exc)
         return self._snapshot
 
     def build_index(self, corpus_dir: str | Path | None = None, rebuild: bool = False, **kwargs) -> BuildReport:

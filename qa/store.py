@@ -351,7 +351,8 @@ class IndexStore:
             raise IndexCorrupt(f"{self.root / CURRENT} names no index version ({name[:40]!r}); {REBUILD_HINT}")
         return name
 
-    def _missing(self) -> IndexMissing:
+    def missing(self) -> IndexMissing:
+        """The error for an index folder without a published version."""
         if self._being_built():
             return IndexMissing(
                 f"the first index in {self.root}/ is being built right now: ask again when `qa index` has finished"
@@ -375,7 +376,7 @@ class IndexStore:
     def read_manifest(self, version: str | None = None) -> dict:
         version = version or self.current_version()
         if version is None:
-            raise self._missing()
+            raise self.missing()
         path = self.root / version / MANIFEST
         try:
             manifest = json.loads(path.read_text(encoding="utf-8"))
@@ -389,7 +390,7 @@ class IndexStore:
     def open(self, expect_model: str | None = None, expect_dim: int | None = None) -> Snapshot:
         version = self.current_version()
         if version is None:
-            raise self._missing()
+            raise self.missing()
         manifest = self.read_manifest(version)
         if expect_model is not None and manifest["model"] != expect_model:
             raise IndexIncompatible(

@@ -93,6 +93,16 @@ def test_a_file_mixing_utf8_and_windows_1252_keeps_both_readable(tmp_path):
     assert any("mixes two encodings" in n and "1 byte(s)" in n for n in loaded.notes)
 
 
+def test_a_windows_1252_file_with_a_pasted_utf8_phrase_keeps_both_readable(tmp_path):
+    """More stray bytes than UTF-8 characters: still mixed, when the UTF-8 ones are the
+    accents and typographic marks that get pasted in."""
+    text = "Les élèves étaient déçus; le café était fermé. " * 3 + "It’s “fine”, said O’Brien — naïve."
+    data = ("Les élèves étaient déçus; le café était fermé. " * 3).encode("cp1252")
+    (tmp_path / "pasted.txt").write_bytes(data + "It’s “fine”, said O’Brien — naïve.".encode())
+    loaded, _ = _load_one(tmp_path, "pasted.txt")
+    assert loaded.document.text == text
+
+
 @pytest.mark.parametrize(
     ("content", "reason"),
     [

@@ -135,6 +135,16 @@ def test_a_long_lived_qa_keeps_how_the_index_was_rebuilt_and_survives_a_model_ch
     assert qa.snapshot.version == before
     assert caplog.text.count("still answering from index version") == 1
 
+    # Built with its model again: followed again.
+    Indexer(settings, embedder).build(corpus, index, rebuild=True, progress=False)
+    assert "Skerry Rock" in qa.ask("How long has Morag Innes kept the Skerry Rock light?").citations[0].quote
+    assert qa.snapshot.version != before
+
+    # The index deleted: said plainly, as for a missing index.
+    shutil.rmtree(index)
+    with pytest.raises(IndexMissing, match="run `qa index` to build one"):
+        qa.ask("What did Russia announce on Mar. 25?")
+
 
 def test_bad_files_are_skipped_and_the_rest_indexed(tmp_path, settings, embedder):
     corpus = tmp_path / "corpus"
