@@ -101,8 +101,7 @@ class Answerer:
 
     def score_sentences(self, question: str, query_vector: np.ndarray, passages: list[Passage]) -> list[ScoredSentence]:
         needs = answer_kind(question)
-        q_words = list(dict.fromkeys(normalise(w) for w in content_words(question)))
-        weights = self._idf_weights(q_words)
+        weights = self._idf_weights(question)
 
         seen: dict[tuple[int, int], ScoredSentence] = {}
         leads: dict[int, set[str]] = {}
@@ -150,10 +149,11 @@ class Answerer:
         lead = " ".join([title, *(s.text for s in self.snapshot.sentences(doc_id, 0, 1))])
         return word_stems(lead)
 
-    def _idf_weights(self, q_words: list[str]) -> dict[str, float]:
+    def _idf_weights(self, question: str) -> dict[str, float]:
         """Each question word's stem with its share of the question's total IDF (the shares sum to 1).
 
-        `q_words` are normalised; the index counts each spelling of a word apart, so they add up."""
+        The words are normalised; the index counts each spelling of a word apart, so they add up."""
+        q_words = list(dict.fromkeys(normalise(w) for w in content_words(question)))
         n = max(1, self.snapshot.counts["chunks"])
         forms = {stem: stems(list(spellings(w))) for w, stem in zip(q_words, stems(q_words), strict=True)}
         counted = self.snapshot.doc_freq([f for fs in forms.values() for f in fs])
@@ -251,8 +251,7 @@ class Answerer:
         words, with more room after them than before (the answer usually follows the words
         that name its subject), from a word's start to a word's end."""
         limit = self.settings.max_quote_chars
-        q_words = list(dict.fromkeys(normalise(w) for w in content_words(question)))
-        weights = self._idf_weights(q_words) if q_words else {}
+        weights = self._idf_weights(question)
         hits: list[tuple[int, int, str, float]] = []  # the question's words in the sentence
         for m in _WORD_IN_TEXT.finditer(text, start, end):
             folded = words(m.group(0))  # lowercased, accents folded: as the index reads words

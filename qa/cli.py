@@ -215,14 +215,13 @@ def _build_settings(index_dir: Path, **given) -> Settings:
     """Settings to update `index_dir` with: what it was built with (model, chunk size…),
     unless a flag says otherwise. A plain `qa index` or `qa serve` never rebuilds an index
     made with `--chunk-tokens 128` at the default size; a flag that differs rebuilds it."""
-    from .config import INDEX_SHAPING
+    from .config import built_with
     from .store import IndexError_, IndexStore
 
     try:
-        built = IndexStore(index_dir).read_manifest().get("settings", {})
+        kept = built_with(IndexStore(index_dir).read_manifest())
     except IndexError_:
-        built = {}
-    kept = {k: built[k] for k in INDEX_SHAPING if k in built}
+        kept = {}
     return Settings(index_dir=index_dir, **(kept | {k: v for k, v in given.items() if v is not None}))
 
 

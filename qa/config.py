@@ -140,6 +140,12 @@ INDEX_SHAPING = ("model", "chunk_tokens", "overlap_sentences", "title_in_embeddi
 """Settings baked into an index: changing one of them needs `qa index --rebuild`."""
 
 
+def built_with(manifest: dict) -> dict:
+    """The `INDEX_SHAPING` settings an index's manifest records: how it was built."""
+    built = manifest.get("settings", {})
+    return {k: built[k] for k in INDEX_SHAPING if k in built}
+
+
 def _default_cache_dir() -> Path:
     if os.environ.get("QA_CACHE_DIR"):
         return Path(os.environ["QA_CACHE_DIR"])

@@ -14,7 +14,7 @@ from typing import Any, Protocol
 import numpy as np
 
 from .answering import Answerer, Selection
-from .config import INDEX_SHAPING, Settings
+from .config import Settings, built_with
 from .embedding import Embedder
 from .followup import carry_over, rewrite_with_model
 from .indexing import BuildReport, Indexer
@@ -89,7 +89,7 @@ class QA:
                 f"the index in {index_dir}/ was built with model {built['model']!r}, not {settings.model!r}; "
                 "run `qa index --rebuild` to build it with the new model"
             )
-        settings = settings.replace(**{k: built[k] for k in INDEX_SHAPING if k in built})
+        settings = settings.replace(**built_with(manifest))
         encoder = None
         if embedder is None:
             if settings.fast_query_encoder:
@@ -166,9 +166,8 @@ class QA:
         if store.current_version() == self._snapshot.version:
             return False
         fresh = store.open(expect_model=self.settings.model, expect_dim=self.encoder.dim)
-        built = fresh.manifest.get("settings", {})
         # The next build from this QA (the chat's watcher) keeps how that version was made.
-        self.settings = self.settings.replace(**{k: built[k] for k in INDEX_SHAPING if k in built})
+        self.settings = self.settings.replace(**built_with(fresh.manifest))
         with self._swap:
             self._snapshot = fresh  # the old one closes when its last reader lets go
         return True
