@@ -24,13 +24,19 @@ class LabelledQuestion:
     qid: str = ""
 
 
-def squad_to_corpus(squad_json: Path, corpus_dir: Path, limit_paragraphs: int | None = None) -> list[LabelledQuestion]:
-    """Write each SQuAD paragraph as an article (title in a sidecar) and return its questions."""
+def squad_to_corpus(
+    squad_json: Path, corpus_dir: Path, limit_paragraphs: int | None = None, last_articles: int | None = None
+) -> list[LabelledQuestion]:
+    """Write each SQuAD paragraph as an article (title in a sidecar) and return its questions;
+    `last_articles`: only the file's last N Wikipedia articles."""
     data = json.loads(Path(squad_json).read_text(encoding="utf-8"))["data"]
     corpus_dir.mkdir(parents=True, exist_ok=True)
     questions = []
     count = 0
+    skip = len(data) - last_articles if last_articles else 0
     for a, article in enumerate(data):
+        if a < skip:
+            continue
         title = article["title"].replace("_", " ")
         for p, paragraph in enumerate(article["paragraphs"]):
             if limit_paragraphs is not None and count >= limit_paragraphs:
@@ -212,9 +218,10 @@ def default_suites(
         corpus = work / "squad-corpus"
         suites.append(Suite("squad2", corpus, squad_to_corpus(squad, corpus)))
     questions = root / "bench" / "questions"
-    # Two rounds of held-out questions: the first was studied while improving the
-    # answerer after it was measured; the second ("2") was written before that work.
-    for suffix in ("", "2"):
+    # Three rounds of held-out questions: the first was studied while improving the
+    # answerer after it was measured; the second ("2") was written before that work,
+    # the third ("3") before the reader was tuned.
+    for suffix in ("", "2", "3"):
         seed_q = questions / f"seed_heldout{suffix}.json"
         if seed_q.exists():
             suites.append(
@@ -222,7 +229,7 @@ def default_suites(
             )
     bbc = bbc or shared / "data" / "bbc"
     # bbc-dev is for tuning (written after both held-out rounds, may be studied).
-    for name in ("bbc-heldout", "bbc-heldout2", "bbc-dev"):
+    for name in ("bbc-heldout", "bbc-heldout2", "bbc-heldout3", "bbc-dev"):
         bbc_q = questions / f"{name.replace('-', '_')}.json"
         if bbc.exists() and bbc_q.exists():
             corpus = work / "news-corpus"
