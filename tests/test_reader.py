@@ -1,0 +1,114 @@
+"""The reader: the shipped model, loading by name or folder, training a few real steps."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+from conftest import DATA, ROOT, SEED
+
+from qa.reader import DEFAULT_READER, PACKAGED, ReaderNotFound, is_packaged, load_reader
+from qa.reader.data import _answer_sentence, build, detokenise
+from qa.reader.onnx_reader import OnnxReader
+
+
+def test_the_default_reader_ships_with_qa_with_its_card():
+    folder = PACKAGED / DEFAULT_READER
+    info = json.loads((folder / "reader.json").read_text(encoding="utf-8"))
+    assert f"{info['name']}-v{info['version']}" == DEFAULT_READER
+    assert (folder / "card.md").read_text(encoding="utf-8").startswith(f"# {info['name']}")
+    assert sum(f.stat().st_size for f in folder.iterdir()) < 30 * 1024 * 1024
+    assert is_packaged(DEFAULT_READER) and not is_packaged("none")
+
+
+def test_the_shipped_reader_prefers_the_sentence_that_answers_to_the_one_that_restates():
+    reader = load_reader(DEFAULT_READER)
+    text = SEED.read_text(encoding="utf-8")
+    answers = (
+        "In fact, the Kurile Islands dispute presents perhaps the only true stumbling block to much closer and "
+        "healthier Japan-Russia ties"
+    )
+    sentence = text[text.index(answers) : text.index(".", text.index(answers)) + 1]
+    restates = "Japan, Russia and the U.S. alliance: can Tokyo and Moscow get closer over the Kuril Islands?"
+    off_topic = "The harbour board said the lighthouse will be fully automated by March."
+    scores = reader.score(
+        "What is the main obstacle to better relations between Japan and Russia?", [restates, sentence, off_topic]
+    )
+    assert scores.shape == (3,)
+    assert scores[1] > scores[0] + 1 and scores[1] > scores[2] + 1  # logits: -0.4, -2.0, -4.3 when written
+    assert reader.score("anything", []).shape == (0,)
+
+
+def test_questions_never_import_pytorch():
+    code = (
+        "import sys; from qa.reader import load_reader; "
+        f"r = load_reader({DEFAULT_READER!r}); r.score('Who?', ['Smith did.']); "
+        "sys.exit('torch' in sys.modules)"
+    )
+    assert subprocess.run([sys.executable, "-c", code], cwd=ROOT, timeout=120).returncode == 0
+
+
+def test_reader_none_and_unknown_readers():
+    assert load_reader("none") is None and load_reader("") is None and load_reader(None) is None
+    with pytest.raises(ReaderNotFound, match="qa runs offline"):
+        load_reader("no-such-reader-anywhere")
+
+
+def test_training_pairs_drop_ambiguous_answers_and_read_treebank_text():
+    sentences = ["It opened in 1990.", "It closed in 1990.", "Smith built it."]
+    assert _answer_sentence(sentences, ["Smith"]) == 2
+    assert _answer_sentence(sentences, ["1990"]) is None  # in two sentences: which one is unknown
+    assert _answer_sentence(sentences, ["1990", "closed in 1990"]) == 1  # the other answer settles it
+    assert _answer_sentence(sentences, ["Jones"]) is None
+    assert (
+        detokenise("the company -LRB- IBM -RRB- said `` no '' , did n't it ?")
+        == 'The company (IBM) said "no", didn\'t it?'
+    )
+
+
+def test_training_data_keeps_the_validation_articles_out():
+    train, validation = build(DATA / "reader", squad_questions=None)
+    origins = {g.origin for g in train}
+    assert origins == {"squad1.1-train", "squad2-dev-b", "trecqa-train", "trecqa-dev"}
+    assert {g.origin for g in validation} == {"squad2-dev-b-held", "trecqa-test"}
+    held = {g.question for g in validation}
+    assert not held & {g.question for g in train}
+    assert any(not any(g.labels) for g in train if g.origin == "squad2-dev-b")  # unanswerable: negatives only
+    for g in train:
+        assert len(g.sentences) == len(g.labels) and g.labels.count(1) <= 1 and len(g.sentences) >= 1
+        if any(g.labels) and g.origin.startswith("squad"):
+            assert g.labels[0] == 1
+
+
+@pytest.mark.slow
+def test_training_a_few_steps_exports_a_reader_that_qa_loads(tmp_path):
+    """The real training script on a miniature of the data: pairs, steps, checkpoint, ONNX, card."""
+    out = tmp_path / "reader"
+    cmd = [sys.executable, "-m", "qa", "reader", "train", "--data", str(DATA / "reader"), "--out", str(out)]
+    run = subprocess.run([*cmd, "--groups", "8", "--batch", "4"], cwd=ROOT, capture_output=True, text=True, timeout=600)
+    assert run.returncode == 0, run.stderr[-2000:]
+    model = out / "model"
+    info = json.loads((model / "reader.json").read_text(encoding="utf-8"))
+    assert info["training"]["steps"] == 2 and info["weights"] in ("int8", "fp32")
+    assert set(info["validation"]["int8"]) == {"squad2-dev-b-held", "trecqa-test"}
+    assert "CC BY-SA 4.0" in (model / "card.md").read_text(encoding="utf-8")
+    reader = load_reader(str(model))
+    assert isinstance(reader, OnnxReader) and reader.score("Who?", ["Smith did.", "No."]).shape == (2,)
+
+    # Resumable: the same command again finds the finished checkpoint and only exports.
+    again = subprocess.run(
+        [*cmd, "--groups", "8", "--batch", "4"], cwd=ROOT, capture_output=True, text=True, timeout=600
+    )
+    assert again.returncode == 0 and "resuming at step 2 of 2" in again.stdout
+
+    # The checkpoint is a plain Hugging Face model: as a sentence-transformers CrossEncoder
+    # (the `reader` setting's other kind) it gives the exported model's scores.
+    fp32 = OnnxReader(out / "work" / "fp32")
+    torch_reader = load_reader(str(out / "work" / "checkpoint"))
+    pairs = ["The Kuril Islands are disputed.", "Tokyo and Moscow have never signed a peace treaty."]
+    assert np.allclose(
+        torch_reader.score("Why no peace treaty?", pairs), fp32.score("Why no peace treaty?", pairs), atol=1e-3
+    )
