@@ -1,10 +1,13 @@
 """Fit the sentence-score weights and the answerability model on real questions.
 
-    .venv/bin/python bench/calibrate.py [--squad ../shared/data/squad2-dev-a.json]
+    .venv/bin/python bench/calibrate.py                       # with the shipped reader
+    .venv/bin/python bench/calibrate.py --reader none         # qa's own signals only
+    .venv/bin/python bench/calibrate.py --reader build/reader/model
 
-Builds (or reuses) an index of the SQuAD paragraphs and one of the seed article
-with the BBC articles, collects the signals of every candidate sentence for every
-question, then
+Builds (or reuses, in bench/results/eval: the same indexes as `qa eval`) an index of
+SQuAD paragraphs and one of the seed article with the BBC articles, collects the
+signals of every candidate sentence for every question (with the reader's score when
+there is a reader), then
 1. grid-searches the sentence-score weights for answer-sentence accuracy (half on
    SQuAD, half on our own development questions), and
 2. fits a logistic model P(the best sentence answers) on SQuAD (answerable
@@ -13,12 +16,16 @@ question, then
    refuse at most 5 % of the answerable dev questions, the one that refuses the most
    unanswerable ones net of false refusals (the lowest such), and
 3. picks the caveat threshold: the highest at which at least two of three answers it
-   flags (shown, but with "the articles may not answer this directly") are wrong.
-The chosen numbers go into qa/answering.py and qa/config.py by hand.
+   flags (shown, but with "the articles may not answer this directly") are wrong, and
+4. the citation margin that cites as many sentences on average as qa did without a
+   reader (so answers stay as long), printing what each margin gives.
+The chosen numbers go into qa/answering.py (`PLAIN` or `WITH_READER`) by hand.
 
+SQuAD questions: the last two Wikipedia articles of SQuAD 2.0 dev half B, which the
+reader was not trained on (qa/reader/data.py). Never half A: that is the evaluation set.
 Own development questions: tests/data/questions/*.json, the first held-out round
 (bench/questions/{seed,bbc}_heldout.json) and bench/questions/bbc_dev.json. Never
-the second held-out round (*_heldout2.json): that one stays unseen.
+the later held-out rounds (*_heldout2.json, *_heldout3.json): those stay unseen.
 """
 
 from __future__ import annotations
@@ -36,10 +43,11 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from qa import QA  # noqa: E402
-from qa.answering import FEATURES, Answerer, ScoredSentence, features  # noqa: E402
+from qa.answering import FEATURES, PLAIN, READER_FEATURES, Answerer, ScoredSentence, features  # noqa: E402
 from qa.config import Settings  # noqa: E402
 from qa.evaluation import own_questions, squad_to_corpus  # noqa: E402
 from qa.indexing import Indexer  # noqa: E402
+from qa.reader import load_reader  # noqa: E402
 from qa.retrieval import Retriever  # noqa: E402
 
 
@@ -61,24 +69,25 @@ def answers(q, sentence: ScoredSentence, prefix: str = "") -> bool:
     )
 
 
-def collect(qa: QA, questions, prefix: str = ""):
+def collect(qa: QA, questions, prefix: str = "", reader=None):
     rows = []
-    answerer = Answerer(qa.snapshot, qa.settings)
+    answerer = Answerer(qa.snapshot, qa.settings, reader=reader)
+    names = READER_FEATURES if reader is not None else FEATURES
     for q in questions:
         cands = candidates(qa, answerer, q.question)
-        feats = [features(c) for c in cands]
+        feats = [features(c, names) for c in cands]
         good = [answers(q, c, prefix) for c in cands]
         rows.append(
             {
                 "answerable": q.answerable,
-                "feats": np.array(feats, dtype=np.float32).reshape(-1, len(FEATURES)),
+                "feats": np.array(feats, dtype=np.float32).reshape(-1, len(names)),
                 "good": np.array(good),
             }
         )
     return rows
 
 
-def question_sets(squad_json: Path, work: Path, bbc_dir: Path):
+def question_sets(squad_json: Path, work: Path, bbc_dir: Path, squad_articles: int = 2):
     """The SQuAD index and its questions (shuffled with a fixed seed), and our own development
     question sets as (QA, questions, source prefix), building or updating the indexes in `work`.
 
@@ -86,8 +95,8 @@ def question_sets(squad_json: Path, work: Path, bbc_dir: Path):
     hand (the seed article indexed with it), else the fixtures; the seed questions also over
     the seed article alone: what `make run` indexes, where every word is rarer or commoner."""
     settings = Settings()
-    corpus, index = work / "squad-corpus", work / "squad-index"
-    questions = squad_to_corpus(squad_json, corpus)
+    corpus, index = work / "squad-dev-b-corpus", work / "indexes" / "squad-dev-b-index"
+    questions = squad_to_corpus(squad_json, corpus, last_articles=squad_articles)
     Indexer(settings.replace(corpus_dir=corpus, index_dir=index)).build(corpus, index)
     squad_qa = QA.load(index)
     random.Random(0).shuffle(questions)
@@ -97,10 +106,11 @@ def question_sets(squad_json: Path, work: Path, bbc_dir: Path):
     if not news.exists():
         shutil.copytree(ROOT / "corpus", news)
         shutil.copytree(bbc, news / "bbc")
-    Indexer(settings).build(news, work / "news-index")
-    news_qa = QA.load(work / "news-index", embedder=squad_qa.embedder)
-    Indexer(settings).build(ROOT / "corpus", work / "seed-index")
-    seed_qa = QA.load(work / "seed-index", embedder=squad_qa.embedder)
+    # The same index names as `qa eval`, so the two share them.
+    Indexer(settings).build(news, work / "indexes" / "bbc-heldout-index")
+    news_qa = QA.load(work / "indexes" / "bbc-heldout-index", embedder=squad_qa.embedder)
+    Indexer(settings).build(ROOT / "corpus", work / "indexes" / "seed-heldout-index")
+    seed_qa = QA.load(work / "indexes" / "seed-heldout-index", embedder=squad_qa.embedder)
     seed_sets = [ROOT / "tests/data/questions/seed.json", ROOT / "bench/questions/seed_heldout.json"]
     bbc_sets = [ROOT / "tests/data/questions/bbc.json"]
     if bbc == bbc_dir:
@@ -109,6 +119,24 @@ def question_sets(squad_json: Path, work: Path, bbc_dir: Path):
     dev_sets += [(seed_qa, own_questions(path), "") for path in seed_sets]
     dev_sets += [(news_qa, own_questions(path), "bbc/") for path in bbc_sets]
     return squad_qa, questions, dev_sets
+
+
+def save_rows(path: Path, *parts) -> None:
+    def plain(rows):
+        return [{"answerable": r["answerable"], "feats": r["feats"].tolist(), "good": r["good"].tolist()} for r in rows]
+
+    width = next(r["feats"].shape[1] for rows in parts for r in rows)
+    path.write_text(json.dumps({"width": width, "parts": [plain(rows) for rows in parts]}))
+
+
+def load_rows(path: Path):
+    data = json.loads(path.read_text())
+
+    def arrays(r):
+        feats = np.array(r["feats"], dtype=np.float32).reshape(-1, data["width"])
+        return {"answerable": r["answerable"], "feats": feats, "good": np.array(r["good"], dtype=bool)}
+
+    return [[arrays(r) for r in rows] for rows in data["parts"]]
 
 
 def best_index(rows, w):
@@ -198,33 +226,78 @@ def caveat_threshold(p, y, answerable, threshold: float) -> float:
     return float(caveat)
 
 
-def _grid():
-    """Weights in FEATURES order: cosine, coverage, context, passage (the rest to 1), fits."""
-    for wc in np.arange(0.3, 0.81, 0.05):
-        for wv in np.arange(0.0, 0.61, 0.05):
-            for wx in np.arange(0.0, 0.61, 0.05):
-                wp = 1 - wc - wv - wx
-                if wp < -1e-9:
-                    continue
-                for wf in (0.0, 0.05, 0.1, 0.15, 0.2):
-                    yield np.array([wc, wv, wx, max(wp, 0.0), wf])
+def _grid(reader: bool = False):
+    """Weights in FEATURES order: cosine, coverage, context, passage (the rest to 1), fits
+    [, reader: then the five above share 1 - its weight]."""
+    if reader:
+        yield np.array([0, 0, 0, 0, 0, 1.0])
+    for wr in np.arange(0.1, 0.91, 0.1) if reader else (0.0,):
+        rest = 1 - wr
+        step = 0.05 * (rest if reader else 1)
+        for wc in np.arange(0.0 if reader else 0.3, rest * 0.81 + 1e-9, step * (2 if reader else 1)):
+            for wv in np.arange(0.0, rest * 0.61 + 1e-9, step * (2 if reader else 1)):
+                for wx in np.arange(0.0, rest * 0.61 + 1e-9, step * (2 if reader else 1)):
+                    wp = rest - wc - wv - wx
+                    if wp < -1e-9:
+                        continue
+                    for wf in (0.0, 0.05, 0.1, 0.15, 0.2):
+                        w = [wc, wv, wx, max(wp, 0.0), wf * (rest if reader else 1)]
+                        yield np.array([*w, wr] if reader else w)
+
+
+def citation_margin(rows, w, target: float | None = None) -> float:
+    """The margin that cites as many sentences per answer as qa without a reader did on these
+    questions (`target`, else measured: 0.12 on its own scores), printed with the share of
+    answerable questions whose answer is among the sentences cited. Neighbours merged into
+    one quote are not modelled: this counts sentences, at most three."""
+
+    def cited(feats, weights, m):
+        s = feats @ weights
+        return np.argsort(-s, kind="stable")[: min(3, int((s >= s.max() - m).sum()))]
+
+    full = [r for r in rows if len(r["feats"])]
+    if target is None:
+        plain = np.array([PLAIN.weights[n] for n in FEATURES])
+        target = float(np.mean([len(cited(r["feats"][:, : len(plain)], plain, PLAIN.margin)) for r in full]))
+    print(f"\ncitation margin: sentences cited per answer (target {target:.2f}), answerable with the answer cited")
+    best, gap = 0.0, float("inf")
+    for m in np.arange(0.0, 0.41, 0.02):
+        n = float(np.mean([len(cited(r["feats"], w, m)) for r in full]))
+        hit = np.mean([bool(r["good"][cited(r["feats"], w, m)].any()) for r in full if r["answerable"]])
+        print(f"  {m:.2f}  {n:.2f} sentences  {hit:.3f}")
+        if abs(n - target) < gap:
+            best, gap = float(m), abs(n - target)
+    print(f"margin by the rule (as many sentences as without a reader): {best:.2f}")
+    return round(best, 2)
 
 
 def main() -> None:
     ap = argparse.ArgumentParser()
-    ap.add_argument("--squad", type=Path, default=ROOT.parent / "shared/data/squad2-dev-a.json")
-    ap.add_argument("--work", type=Path, default=ROOT / "bench/results/calibration")
+    ap.add_argument("--squad", type=Path, default=ROOT.parent / "shared/data/squad2-dev-b.json")
+    ap.add_argument("--squad-articles", type=int, default=2, help="the SQuAD file's last N articles (default 2)")
+    ap.add_argument("--work", type=Path, default=ROOT / "bench/results/eval")
+    ap.add_argument("--reader", default=Settings().reader, help="reader to calibrate for, or 'none'")
     ap.add_argument("--bbc", type=Path, default=ROOT.parent / "shared/data/bbc", help="the full BBC set")
     ap.add_argument("--limit", type=int, default=None, help="SQuAD questions (quick runs)")
+    ap.add_argument(
+        "--rows", type=Path, default=None, help="JSON cache of every question's signals (written, then read)"
+    )
     args = ap.parse_args()
 
-    squad_qa, questions, dev_sets = question_sets(args.squad, args.work, args.bbc)
+    squad_qa, questions, dev_sets = question_sets(args.squad, args.work, args.bbc, args.squad_articles)
     questions = questions[: args.limit] if args.limit else questions
     half = len(questions) // 2
     fit_q, test_q = questions[:half], questions[half:]
-    print(f"SQuAD: {len(fit_q)} questions to fit, {len(test_q)} held out")
-    fit_rows, test_rows = collect(squad_qa, fit_q), collect(squad_qa, test_q)
-    dev_rows = [row for qa, qs, prefix in dev_sets for row in collect(qa, qs, prefix)]
+    reader = load_reader(args.reader)
+    names = READER_FEATURES if reader is not None else FEATURES
+    print(f"SQuAD: {len(fit_q)} questions to fit, {len(test_q)} held out; reader {args.reader}")
+    if args.rows and args.rows.exists():  # the signals of an earlier run: refit without reading again
+        fit_rows, test_rows, dev_rows = load_rows(args.rows)
+    else:
+        fit_rows, test_rows = collect(squad_qa, fit_q, reader=reader), collect(squad_qa, test_q, reader=reader)
+        dev_rows = [row for qa, qs, prefix in dev_sets for row in collect(qa, qs, prefix, reader)]
+        if args.rows:
+            save_rows(args.rows, fit_rows, test_rows, dev_rows)
     print(f"own dev questions: {len(dev_rows)} ({sum(r['answerable'] for r in dev_rows)} answerable)")
 
     # 1. sentence-score weights: SQuAD and our own questions count equally.
@@ -239,21 +312,25 @@ def main() -> None:
             f"SQuAD held out {test_c.accuracy(w):.3f}, own dev {dev_c.accuracy(w):.3f}"
         )
 
-    w = max(_grid(), key=objective)
+    grid = list(_grid(reader is not None))
+    w = max(grid, key=objective)
     # What each signal adds: the same search with signals switched off.
-    for name, mask in (
-        ("cosine only", (1, 0, 0, 0, 0)),
-        ("cosine + coverage", (1, 1, 0, 0, 0)),
-        ("+ context", (1, 1, 1, 0, 0)),
-        ("all", (1, 1, 1, 1, 1)),
-    ):
-        report(f"ablation {name}", max((c for c in (x * np.array(mask) for x in _grid()) if c.any()), key=objective))
-    report("sentence weights " + " ".join(f"{n}={v:.2f}" for n, v in zip(FEATURES, w, strict=True)), w)
+    masks = [("cosine only", (1, 0, 0, 0, 0)), ("cosine + coverage", (1, 1, 0, 0, 0)), ("+ context", (1, 1, 1, 0, 0))]
+    if reader is not None:
+        masks = [
+            ("reader only", (0, 0, 0, 0, 0, 1)),
+            *((n, (*m, 0)) for n, m in masks),
+            ("+ reader", (1, 1, 1, 0, 0, 1)),
+        ]
+    masks.append(("all", (1,) * len(names)))
+    for name, mask in masks:
+        report(f"ablation {name}", max((c for c in (x * np.array(mask) for x in grid) if c.any()), key=objective))
+    report("sentence weights " + " ".join(f"{n}={v:.2f}" for n, v in zip(names, w, strict=True)), w)
 
     # 2. answerability model on the best sentence
     def xy(rows):
         idx = best_index(rows, w)
-        X = np.array([r["feats"][i] if i >= 0 else (0.0,) * len(FEATURES) for r, i in zip(rows, idx, strict=True)])
+        X = np.array([r["feats"][i] if i >= 0 else (0.0,) * len(names) for r, i in zip(rows, idx, strict=True)])
         y = np.array(
             [float(i >= 0 and r["good"][i]) if r["answerable"] else 0.0 for r, i in zip(rows, idx, strict=True)]
         )
@@ -262,7 +339,7 @@ def main() -> None:
     weight = max(1, round(len(fit_rows) / len(dev_rows)))  # our few questions weigh as much as SQuAD's
     X, y = xy(fit_rows + dev_rows * weight)
     coef = fit_logistic(X, y)
-    print("answerable model: " + " ".join(f"{n}={v:.3f}" for n, v in zip(("bias", *FEATURES), coef, strict=True)))
+    print("answerable model: " + " ".join(f"{n}={v:.3f}" for n, v in zip(("bias", *names), coef, strict=True)))
 
     def probability(X):
         return 1 / (1 + np.exp(-(coef[0] + X @ coef[1:])))
@@ -286,11 +363,13 @@ def main() -> None:
     ans = np.array([r["answerable"] for r in dev_rows])
     threshold, caveat = thresholds(p_dev, y_dev, ans)
     out = {
-        "score_weights": dict(zip(FEATURES, map(float, w), strict=True)),
-        "answerable_model": dict(zip(("bias", *FEATURES), map(float, coef), strict=True)),
+        "reader": args.reader,
+        "score_weights": dict(zip(names, map(float, w), strict=True)),
+        "answerable_model": dict(zip(("bias", *names), map(float, coef), strict=True)),
         "answer_threshold": round(float(threshold), 2),
         "caveat_threshold": round(float(caveat), 2),
     }
+    out["citation_margin"] = citation_margin(dev_rows, w)
     (args.work / "calibration.json").write_text(json.dumps(out, indent=2))
     print(json.dumps(out, indent=2))
 

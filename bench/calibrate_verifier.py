@@ -27,7 +27,7 @@ sys.path.insert(0, str(ROOT / "bench"))
 from calibrate import answers, candidates, fit_logistic, question_sets, thresholds  # noqa: E402
 from tqdm.auto import tqdm  # noqa: E402
 
-from qa.answering import Answerer, answerable_probability, distinct_texts  # noqa: E402
+from qa.answering import PLAIN, Answerer, distinct_texts  # noqa: E402
 from qa.config import Settings  # noqa: E402
 from qa.llm import chat_model  # noqa: E402
 from qa.verification import Verifier, _logit  # noqa: E402
@@ -47,7 +47,7 @@ def collect(qa, questions, prefix, verifier, cache: dict, label: str) -> list[di
                 best = sentences[0]
                 verdict = verifier.run(q.question, distinct_texts(sentences, verifier.sentences))
                 row.update(
-                    confidence=answerable_probability(best),
+                    confidence=PLAIN.probability(best),
                     good=answers(q, best, prefix),  # the best sentence holds the answer
                     none=verdict.none,
                     first=verdict.first,

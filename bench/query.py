@@ -4,9 +4,11 @@
 
 Uses the index bench/build.py leaves in bench/results/work/ (built first if
 missing). After a warm-up, times retrieval only (`QA.search`) and the full
-extractive answer (`QA.ask`) for every question: our own question sets on the
-seed and BBC articles plus SQuAD questions (off-topic for this index, so they
-exercise the refusal path). Cold start is a new Python process that loads the
+extractive answer (`QA.ask`) for every question, with the reader (the default) and
+without it (`reader: none`), interleaved so both see the same machine: our own
+question sets on the seed and BBC articles plus SQuAD questions (off-topic for this
+index, so they exercise the refusal path). `--index` times an existing index instead
+(e.g. bench/results/eval/indexes/bbc-heldout-index, the same articles). Cold start is a new Python process that loads the
 index and answers one question, timed from outside, with its stages timed inside.
 """
 
@@ -60,14 +62,15 @@ def questions(squad: Path, total: int) -> list[str]:
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--work", type=Path, default=WORK)
+    ap.add_argument("--index", type=Path, default=None, help="time this index (default: WORK/bbc-index)")
     ap.add_argument("--squad", type=Path, default=ROOT.parent / "shared/data/squad2-dev-a.json")
     ap.add_argument("--questions", type=int, default=300)
     ap.add_argument("--cold-runs", type=int, default=5)
     ap.add_argument("--out", type=Path, default=ROOT / "bench/results/query.json")
     args = ap.parse_args()
 
-    index = args.work / "bbc-index"
-    if not (index / "CURRENT").exists():
+    index = args.index or args.work / "bbc-index"
+    if args.index is None and not (index / "CURRENT").exists():
         print("no index from bench/build.py yet: building it (about 11 minutes on 2 cores)")
         subprocess.run([sys.executable, str(ROOT / "bench/build.py"), "--no-langchain"], check=True)
 
@@ -83,10 +86,12 @@ def main() -> None:
         print(f"cold start: {wall:.2f} s")
 
     qa = QA.load(index)
+    plain = QA(qa.settings.replace(reader="none"), qa.snapshot, encoder=qa.encoder)
     qs = questions(args.squad, args.questions)
     for q in qs[:20]:  # warm-up
         qa.ask(q)
-    search_ms, ask_ms, refused = [], [], 0
+        plain.ask(q)
+    search_ms, ask_ms, plain_ms, refused, plain_refused = [], [], [], 0, 0
     for q in qs:
         t0 = time.perf_counter()
         qa.search(q)
@@ -94,6 +99,9 @@ def main() -> None:
         t0 = time.perf_counter()
         refused += qa.ask(q).refused
         ask_ms.append(1000 * (time.perf_counter() - t0))
+        t0 = time.perf_counter()
+        plain_refused += plain.ask(q).refused
+        plain_ms.append(1000 * (time.perf_counter() - t0))
 
     def summary(xs):
         return {"p50": round(percentile(xs, 50), 1), "p95": round(percentile(xs, 95), 1), "max": round(max(xs), 1)}
@@ -107,6 +115,10 @@ def main() -> None:
         "refused": refused,
         "search_ms": summary(search_ms),
         "ask_ms": summary(ask_ms),
+        "reader": qa.settings.reader,
+        "ask_without_reader_ms": summary(plain_ms),
+        "refused_without_reader": plain_refused,
+        "reader_cost_ratio_p50": round(percentile(ask_ms, 50) / percentile(plain_ms, 50), 2),
         "cold_start_s": {k: median(k) for k in ("wall_s", "import_s", "load_s", "first_answer_s")},
     }
     args.out.parent.mkdir(parents=True, exist_ok=True)

@@ -10,10 +10,14 @@ Each sentence of the retrieved passages is scored on these signals:
   about Josh Lewsey);
 - `passage`: the dense similarity of the passage it sits in;
 - `fits`: 1 when the sentence holds the kind of thing the question asks for
-  (a date for "when", a number for "how many"), else 0.
+  (a date for "when", a number for "how many"), else 0;
+- `reader`: the reader's probability that the sentence answers (qa/reader/), for
+  the best `reader_candidates` sentences by the signals above.
 A linear score ranks sentences; a logistic model over the best sentence's
 signals gives the probability that it answers at all, calibrated on SQuAD 2.0
 and our own question sets (docs/evaluation.md). Below the threshold, qa refuses.
+Each set of weights and thresholds is a `Scoring`: `WITH_READER` by default,
+`PLAIN` when the reader is off.
 """
 
 from __future__ import annotations
@@ -26,14 +30,64 @@ import numpy as np
 
 from .config import Settings
 from .lexical import content_words, normalise, spellings, stems, words
+from .reader import Reader
 from .store import Snapshot
 from .types import Citation, Passage
 from .verification import Verdict, Verifier, verified_probability
 
-# Weights of the sentence score and of the answerability model. Fitted by
-# bench/calibrate.py; see docs/evaluation.md for the data and the trade-off.
-SCORE_WEIGHTS = {"cosine": 0.55, "coverage": 0.2, "context": 0.25, "passage": 0.0, "fits": 0.05}
-ANSWERABLE_MODEL = {"bias": -5.64, "cosine": 10.40, "coverage": 0.10, "context": 1.93, "passage": -4.64, "fits": 0.40}
+FEATURES = ("cosine", "coverage", "context", "passage", "fits")
+READER_FEATURES = (*FEATURES, "reader")
+
+
+@dataclass(frozen=True)
+class Scoring:
+    """How sentences are ranked and how sure qa is that the best one answers, with the
+    thresholds that go with them: fitted together by bench/calibrate.py (docs/evaluation.md)."""
+
+    weights: dict[str, float]
+    """Of the sentence score that ranks candidates."""
+    answerable: dict[str, float]
+    """Logistic model of P(the best sentence answers), with its bias."""
+    threshold: float
+    """Refuse below this probability (`Settings.answer_threshold` overrides)."""
+    caveat: float
+    """Answer with a caveat below this one (`Settings.caveat_threshold` overrides)."""
+    margin: float
+    """Cite a further sentence only if its score is within this of the best (`Settings.citation_margin`)."""
+
+    def score(self, s: ScoredSentence) -> float:
+        return sum(w * getattr(s, name) for name, w in self.weights.items())
+
+    def probability(self, s: ScoredSentence) -> float:
+        z = sum(w * (1.0 if name == "bias" else getattr(s, name)) for name, w in self.answerable.items())
+        return 1.0 / (1.0 + math.exp(-z))
+
+
+PLAIN = Scoring(
+    weights={"cosine": 0.55, "coverage": 0.2, "context": 0.25, "passage": 0.0, "fits": 0.05},
+    answerable={"bias": -5.64, "cosine": 10.40, "coverage": 0.10, "context": 1.93, "passage": -4.64, "fits": 0.40},
+    threshold=0.18,
+    caveat=0.34,
+    margin=0.12,
+)
+"""Without a reader (`reader: none`): qa's own signals only."""
+WITH_READER = Scoring(
+    weights={"cosine": 0.48, "coverage": 0.0, "context": 0.24, "passage": 0.08, "fits": 0.0, "reader": 0.2},
+    answerable={
+        "bias": -4.674,
+        "cosine": 4.866,
+        "coverage": -0.631,
+        "context": 0.680,
+        "passage": -0.824,
+        "fits": -0.124,
+        "reader": 3.353,
+    },
+    threshold=0.17,
+    caveat=0.51,
+    margin=0.16,
+)
+"""With the shipped reader (qa-reader-minilm-l6-v1): its score joins qa's signals. Fitted by
+`bench/calibrate.py` on SQuAD 2.0 dev half B's last two articles and our development questions."""
 
 _DANGLING_START = re.compile(
     r"^(?:it|its|this|that|these|those|they|their|them|he|his|she|her|such|there|then|but|and|so|"
@@ -57,6 +111,8 @@ class ScoredSentence:
     fits: float = 1.0
     score: float = 0.0
     context: float = 0.0
+    reader: float = 0.0
+    """The reader's probability that the sentence answers (0 when no reader ran)."""
 
 
 @dataclass
@@ -73,10 +129,20 @@ class Selection:
 
 
 class Answerer:
-    def __init__(self, snapshot: Snapshot, settings: Settings, verifier: Verifier | None = None):
+    def __init__(
+        self, snapshot: Snapshot, settings: Settings, verifier: Verifier | None = None, reader: Reader | None = None
+    ):
         self.snapshot = snapshot
         self.settings = settings
         self.verifier = verifier
+        self.reader = reader
+        self.scoring = WITH_READER if reader is not None else PLAIN
+
+    def thresholds(self) -> tuple[float, float]:
+        """(refuse below, caveat below): the settings' when given, else those calibrated for the scoring."""
+        s = self.settings
+        threshold = self.scoring.threshold if s.answer_threshold is None else s.answer_threshold
+        return threshold, self.scoring.caveat if s.caveat_threshold is None else s.caveat_threshold
 
     def select(self, question: str, query_vector: np.ndarray, passages: list[Passage]) -> Selection:
         s = self.settings
@@ -84,8 +150,8 @@ class Answerer:
         if not sentences:
             return Selection()
         best = sentences[0]
-        selection = Selection(confidence=answerable_probability(best), best=best)
-        threshold, caveat = s.answer_threshold, s.caveat_threshold
+        selection = Selection(confidence=self.scoring.probability(best), best=best)
+        threshold, caveat = self.thresholds()
         if self.verifier is not None:
             selection.verdict = self.verifier.run(question, distinct_texts(sentences, self.verifier.sentences))
             if selection.verdict.counted:  # else qa decides alone, as without a model
@@ -140,9 +206,24 @@ class Answerer:
                 )
         scored = list(seen.values())
         for s in scored:
-            s.score = sentence_score(s)
+            s.score = PLAIN.score(s)
         scored.sort(key=lambda s: -s.score)
+        if self.reader is not None and scored:
+            scored = self._read(question, scored[: self.settings.reader_candidates])
         return scored
+
+    def _read(self, question: str, candidates: list[ScoredSentence]) -> list[ScoredSentence]:
+        """Have the reader score qa's best candidates and rank them again with its score.
+
+        Only the best `reader_candidates` are read: the reader costs ~3 ms a sentence, and
+        those below rarely answer (docs/evaluation.md)."""
+        texts = list(dict.fromkeys(c.text for c in candidates))  # near-duplicate articles repeat sentences
+        logits = dict(zip(texts, self.reader.score(question, texts), strict=True))
+        for c in candidates:
+            c.reader = 1.0 / (1.0 + math.exp(-float(np.clip(logits[c.text], -30, 30))))
+            c.score = self.scoring.score(c)
+        candidates.sort(key=lambda c: -c.score)
+        return candidates
 
     def _lead_stems(self, doc_id: int, title: str) -> set[str]:
         """Words of the document's title and first two sentences: the subject every sentence shares."""
@@ -169,9 +250,10 @@ class Answerer:
     def _cite(self, sentences: list[ScoredSentence], question: str = "") -> list[Citation]:
         s = self.settings
         best = sentences[0].score
+        margin = self.scoring.margin if s.citation_margin is None else s.citation_margin
         quotes: list[list[ScoredSentence]] = []  # each: consecutive sentences of one document
         for sent in sentences:
-            if len(quotes) >= s.max_citations or sent.score < best - s.citation_margin:
+            if len(quotes) >= s.max_citations or sent.score < best - margin:
                 break
             if any(sent.text == other.text for quote in quotes for other in quote):
                 continue  # the same words in a near-duplicate article would only repeat a quote
@@ -212,7 +294,7 @@ class Answerer:
                     title=lead.title,
                     start=start,
                     end=end,
-                    score=answerable_probability(lead),
+                    score=self.scoring.probability(lead),
                     cut_start=start > quote_sentences[0].start,
                     cut_end=end < quote_sentences[-1].end,
                 )
@@ -285,11 +367,9 @@ _YES_NO = re.compile(
     re.I,
 )
 
-FEATURES = ("cosine", "coverage", "context", "passage", "fits")
 
-
-def features(s: ScoredSentence) -> tuple[float, ...]:
-    return tuple(getattr(s, name) for name in FEATURES)
+def features(s: ScoredSentence, names: tuple[str, ...] = FEATURES) -> tuple[float, ...]:
+    return tuple(getattr(s, name) for name in names)
 
 
 def adds_nothing(said: set[str], asked: set[str]) -> bool:
@@ -309,16 +389,6 @@ def word_stems(text: str) -> set[str]:
 def share(weights: dict[str, float], present: set[str]) -> float:
     """IDF-weighted share of the question's stems that are `present` (`weights` sum to 1)."""
     return sum(w for t, w in weights.items() if t in present)
-
-
-def sentence_score(s: ScoredSentence) -> float:
-    return sum(SCORE_WEIGHTS[name] * value for name, value in zip(FEATURES, features(s), strict=True))
-
-
-def answerable_probability(s: ScoredSentence) -> float:
-    m = ANSWERABLE_MODEL
-    z = m["bias"] + sum(m[name] * value for name, value in zip(FEATURES, features(s), strict=True))
-    return 1.0 / (1.0 + math.exp(-z))
 
 
 _NUMBER = r"\d|\b(?:one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|twenty|thirty|forty|fifty|hundred|thousand|million|billion|trillion|dozen|half|percent|several|many|few)\b"

@@ -22,6 +22,12 @@ VERIFY_HELP = (
 )
 
 
+READER_HELP = (
+    "the model that reads candidate sentences: qa-reader-minilm-l6-v1 (shipped, the default), a folder "
+    "written by `qa reader train`, a sentence-transformers CrossEncoder folder, or 'none'"
+)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = _parser()
     args = parser.parse_args(argv)
@@ -122,9 +128,11 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--no-watch", action="store_true", help="don't watch the corpus folder for changes")
     p.add_argument("--llm", default=d.llm, metavar="MODEL", help=LLM_HELP)
     p.add_argument("--verify", action="store_true", help=VERIFY_HELP)
+    p.add_argument("--reader", default=d.reader, metavar="READER", help=READER_HELP)
     p.set_defaults(func=cmd_serve)
 
     p = sub.add_parser("ask", help="answer a question (or one per line from standard input)")
+    p.add_argument("--reader", default=d.reader, metavar="READER", help=READER_HELP)
     p.add_argument(
         "question",
         nargs="*",
@@ -156,9 +164,10 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--suite",
         action="append",
-        help="run only these suites (squad2, seed-heldout, bbc-heldout, seed-heldout2, bbc-heldout2, bbc-dev)",
+        help="run only these suites (squad2, seed-heldout, seed-heldout2, seed-heldout3, bbc-heldout, bbc-heldout2, bbc-heldout3, bbc-dev)",
     )
     p.add_argument("--limit", type=_at_least(1), default=None, help="questions per suite, sampled (quick runs)")
+    p.add_argument("--reader", default=d.reader, metavar="READER", help=READER_HELP)
     p.add_argument("--json", type=Path, default=None, metavar="FILE", help="also write the results as JSON")
     p.add_argument("--llm", default=None, metavar="MODEL", help="also evaluate generative answers with this model")
     p.add_argument(
@@ -167,6 +176,11 @@ def _parser() -> argparse.ArgumentParser:
         help="with --llm: evaluate qa's quotes checked by the model, not written answers",
     )
     p.set_defaults(func=cmd_eval)
+
+    p = sub.add_parser("reader", help="train qa's reader model (`qa reader train --help`)")
+    p.add_argument("action", choices=("train",), help="train: build the pairs, train, export ONNX, write the card")
+    p.add_argument("options", nargs=argparse.REMAINDER, help="options of the action (see `qa reader train --help`)")
+    p.set_defaults(func=cmd_reader)
 
     p = sub.add_parser("info", help="what is in the index")
     p.add_argument("--index", type=Path, default=d.index_dir, help="index folder (default: %(default)s)")
@@ -226,7 +240,7 @@ def _build_settings(index_dir: Path, **given) -> Settings:
 
 
 def _print_report(args, report) -> None:
-    from .engine import plural
+    from .presenting import plural
 
     if args.json:
         print(json.dumps(report.to_dict(), ensure_ascii=False), flush=True)
@@ -249,7 +263,7 @@ def cmd_serve(args) -> int:
     from .engine import QA
     from .indexing import Indexer
 
-    settings = _build_settings(args.index, corpus_dir=args.corpus, llm=args.llm, verify=args.verify)
+    settings = _build_settings(args.index, corpus_dir=args.corpus, llm=args.llm, verify=args.verify, reader=args.reader)
     _check_verify(settings)
     _check_port_free(args.host, args.port)  # before minutes of indexing, not after
     indexer = Indexer(settings)
@@ -257,6 +271,7 @@ def cmd_serve(args) -> int:
     args.json = False
     _print_report(args, report)
     qa = QA.load(args.index, settings=settings, embedder=indexer.embedder)  # the model loads once for both
+    _ = qa.reader  # a reader that cannot load says so now, not at the first question
     if qa.llm is not None and hasattr(qa.llm, "load"):
         print(f"qa: loading the language model {args.llm}", file=sys.stderr)
         qa.llm.load()
@@ -295,7 +310,7 @@ def _check_verify(settings: Settings) -> None:
 def cmd_ask(args) -> int:
     from .engine import QA, InvalidQuestion
 
-    settings = Settings(llm=args.llm, verify=args.verify)
+    settings = Settings(llm=args.llm, verify=args.verify, reader=args.reader)
     _check_verify(settings)
     qa = QA.load(args.index, settings=settings)
     args.question = " ".join(args.question) if args.question else None
@@ -327,7 +342,7 @@ def cmd_ask(args) -> int:
 
 
 def _render(answer, show_question: bool) -> str:
-    from .engine import fallback_note
+    from .presenting import fallback_note
 
     lines = [f"Q: {answer.question}"] if show_question else []
     if answer.standalone_question:
@@ -350,7 +365,7 @@ def _render(answer, show_question: bool) -> str:
 def cmd_eval(args) -> int:
     from .evaluation import default_suites, evaluate, format_table
 
-    settings = Settings(llm=None, verify=args.verify)
+    settings = Settings(llm=None, verify=args.verify, reader=args.reader)
     _check_verify(settings.replace(llm=args.llm))
     root = Path(__file__).resolve().parent.parent
     args.work.mkdir(parents=True, exist_ok=True)
@@ -377,6 +392,13 @@ def cmd_eval(args) -> int:
     if args.json:
         args.json.parent.mkdir(parents=True, exist_ok=True)
         args.json.write_text(json.dumps(results, indent=2, ensure_ascii=False))
+    return EXIT_OK
+
+
+def cmd_reader(args) -> int:
+    from .reader.train import main as train
+
+    train(args.options)
     return EXIT_OK
 
 

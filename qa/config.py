@@ -73,15 +73,23 @@ class Settings:
     mmr_lambda: float = 0.7
 
     # --- answering --------------------------------------------------------
+    reader: str = "qa-reader-minilm-l6-v1"
+    """The model that reads each candidate sentence and scores whether it answers: the one qa
+    ships (default), a folder written by `qa reader train`, a sentence-transformers CrossEncoder
+    folder, or 'none' (qa's own signals only). docs/reader.md."""
+    reader_candidates: int = 24
+    """qa's best candidate sentences the reader scores (each costs ~3 ms on 2 cores)."""
     max_citations: int = 3
     max_quote_chars: int = 400
-    citation_margin: float = 0.12
-    """A further sentence is cited only if its score is within this of the best."""
-    answer_threshold: float = 0.18
-    """Calibrated probability below which qa refuses (see docs/evaluation.md)."""
-    caveat_threshold: float = 0.34
+    citation_margin: float | None = None
+    """A further sentence is cited only if its score is within this of the best; None: the
+    margin calibrated for the scoring in use (with or without the reader)."""
+    answer_threshold: float | None = None
+    """Calibrated probability below which qa refuses; None: the threshold calibrated for the
+    scoring in use (with the shipped reader, or without a reader; docs/evaluation.md)."""
+    caveat_threshold: float | None = None
     """Below this probability (and at or above `answer_threshold`) an answer opens with a caveat:
-    the articles may not answer the question directly (see docs/evaluation.md)."""
+    the articles may not answer the question directly. None: the calibrated one."""
     max_question_chars: int = 1000
 
     # --- generative mode (optional; extractive stays the default and the fallback) ---

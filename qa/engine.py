@@ -18,6 +18,8 @@ from .config import Settings, built_with
 from .embedding import Embedder
 from .followup import carry_over, rewrite_with_model
 from .indexing import BuildReport, Indexer
+from .presenting import compose, refusal_text, verbatim, verified, with_caveat
+from .reader import Reader, is_packaged, load_reader
 from .retrieval import Retriever
 from .store import IndexError_, IndexIncompatible, IndexMissing, IndexStore, Snapshot
 from .types import Answer, Citation, Passage
@@ -58,6 +60,7 @@ class QA:
         self._llm = llm
         self._llm_given = llm is not None  # the caller's own chat model: not ours to second-guess
         self._verifier: Verifier | None = None
+        self._reader: Reader | bool | None = None  # False: none configured
         self._embedder = embedder
         self.encoder: QueryEncoder = encoder or embedder
         """What embeds questions: the ONNX export when there is one, else the PyTorch model."""
@@ -144,6 +147,22 @@ class QA:
                 log.warning(uncalibrated_warning(llm))
             self._verifier = Verifier(self.llm, self.settings.verify_sentences)
         return self._verifier
+
+    @property
+    def reader(self) -> Reader | None:
+        """The model that reads candidate sentences (`Settings.reader`), loaded on first use
+        (~0.2 s for the shipped one); None when the setting is 'none'."""
+        if self._reader is None:
+            with self._swap:
+                if self._reader is None:
+                    self._reader = load_reader(self.settings.reader) or False
+                    if self._reader and not is_packaged(self.settings.reader):
+                        log.warning(
+                            "reader %s: qa's answer model and thresholds are calibrated for the shipped reader; "
+                            "refusals may be off (docs/reader.md)",
+                            self.settings.reader,
+                        )
+        return self._reader or None
 
     @property
     def generative(self) -> bool:
@@ -254,7 +273,9 @@ class QA:
         t1 = time.perf_counter()
         passages = Retriever(snapshot, None, self.settings).search(standalone, k, query_vector=vector).passages
         t2 = time.perf_counter()
-        selection = Answerer(snapshot, self.settings, verifier).select(standalone, vector, passages)
+        # The verifier's weights were fitted on qa's own signals (verification.py): it reads without the reader.
+        reader = None if verifier is not None else self.reader
+        selection = Answerer(snapshot, self.settings, verifier, reader).select(standalone, vector, passages)
         citations = verified(snapshot, selection.citations)
         t3 = time.perf_counter()
         timings = {"embed_ms": (t1 - t0) * 1000, "retrieve_ms": (t2 - t1) * 1000, "answer_ms": (t3 - t2) * 1000}
@@ -366,7 +387,7 @@ class QA:
         timings["generate_ms"] = (t_end - t_start) * 1000
         timings["total_ms"] = (t_end - t0) * 1000
         counts = checked.counts()
-        sound = bool(checked.citations) and all(_verbatim(snapshot, c) for c in checked.citations)
+        sound = bool(checked.citations) and all(verbatim(snapshot, c) for c in checked.citations)
         if sound:
             yield Answer(
                 question, checked.text, False, checked.citations, timings, selection.confidence,
@@ -446,21 +467,6 @@ class ChatSession:
         return answer
 
 
-def _verbatim(snapshot: Snapshot, c: Citation) -> bool:
-    found = snapshot.document_by_source(c.source)
-    return found is not None and 0 <= c.start < c.end <= len(found[2]) and found[2][c.start : c.end] == c.quote
-
-
-def verified(snapshot: Snapshot, citations: list[Citation]) -> list[Citation]:
-    """Only citations whose quote is exactly `document.text[start:end]`, renumbered."""
-    out = []
-    for c in citations:
-        if _verbatim(snapshot, c):
-            c.n = len(out) + 1
-            out.append(c)
-    return out
-
-
 def _check_k(k) -> None:
     """k, the passages to read: None (the setting) or a whole number of at least 1."""
     if k is None:
@@ -471,39 +477,3 @@ def _check_k(k) -> None:
         whole = None
     if whole is None or whole < 1:
         raise InvalidQuestion(f"k (passages to read) must be a whole number of at least 1, not {k!r}")
-
-
-def compose(citations: list[Citation]) -> str:
-    return "\n".join(f"“{c.marked}” [{c.n}]" for c in citations)
-
-
-CAVEAT = "The articles may not answer this directly; the closest they come:"
-
-
-def with_caveat(answer: Answer, uncertain: bool) -> Answer:
-    """Mark a low-confidence answer, in its text too, so every shell (CLI, JSON, chat) shows it."""
-    if uncertain:
-        answer.uncertain = True
-        answer.answer = f"{CAVEAT}\n{answer.answer}"
-    return answer
-
-
-def fallback_note(answer: Answer) -> str | None:
-    """Why a generative answer shows qa's own quotes instead of the model's text (None if it doesn't)."""
-    if answer.mode != "fallback":
-        return None
-    if (answer.quotes or {}).get("model_found_no_answer"):
-        return "The language model found no answer in the passages; these are the sentences qa judged to answer."
-    return "The model's answer could not be checked against the articles; these are qa's own quotes instead."
-
-
-def refusal_text(documents: int) -> str:
-    if documents == 0:
-        return (
-            "The articles don't say: the index holds no articles yet. Add some to the corpus folder and run `qa index`."
-        )
-    return f"The articles don't say. Nothing in the {plural(documents, 'indexed article')} answers this question."
-
-
-def plural(n: int, noun: str) -> str:
-    return f"{n:,} {noun}" + ("" if n == 1 else "s")

@@ -165,6 +165,8 @@ def metrics(outcomes: list[Outcome]) -> dict:
     if refused:
         m["refusal_precision"] = sum(not o.q.answerable for o in refused) / len(refused)
     answered = [o for o in outcomes if not o.refused]
+    if answered:
+        m["quotes_per_answer"] = sum(len(o.quotes) for o in answered) / len(answered)
     if any(o.quote_counts is not None for o in outcomes) and answered:
         # Faithfulness of the generative mode: how often the written answer stood (every
         # shown quote checked) rather than falling back, and how many of the model's
@@ -272,7 +274,8 @@ def evaluate(
     mode = "generative" if qa.generative and not settings.verify else "extractive"
     outcomes = run(qa, questions, suite.source_prefix, progress=progress, mode=mode)
     name = suite.name + (" (generative)" if mode == "generative" else "") + (" (verified)" if settings.verify else "")
-    result = {"suite": name, **metrics(outcomes)}
+    reader = "none" if settings.verify else settings.reader  # a verified answer is read without it
+    result = {"suite": name, "reader": reader, **metrics(outcomes)}
     result["misses"] = [
         o.q.question
         for o in outcomes

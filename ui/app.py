@@ -22,8 +22,9 @@ import gradio as gr
 
 from qa.config import SUPPORTED_SUFFIXES, Settings
 from qa.corpus import add_file
-from qa.engine import CAVEAT, QA, InvalidQuestion, fallback_note, plural
+from qa.engine import QA, InvalidQuestion
 from qa.indexing import BuildReport
+from qa.presenting import CAVEAT, fallback_note, plural
 from qa.types import Answer, Citation
 
 log = logging.getLogger("qa.ui")

@@ -1,0 +1,58 @@
+"""How an answer reads: quotes with their numbers, the caveat, refusals, notes; and the
+last check that every quote is the article's own text before anything is shown."""
+
+from __future__ import annotations
+
+from .store import Snapshot
+from .types import Answer, Citation
+
+
+def verbatim(snapshot: Snapshot, c: Citation) -> bool:
+    found = snapshot.document_by_source(c.source)
+    return found is not None and 0 <= c.start < c.end <= len(found[2]) and found[2][c.start : c.end] == c.quote
+
+
+def verified(snapshot: Snapshot, citations: list[Citation]) -> list[Citation]:
+    """Only citations whose quote is exactly `document.text[start:end]`, renumbered."""
+    out = []
+    for c in citations:
+        if verbatim(snapshot, c):
+            c.n = len(out) + 1
+            out.append(c)
+    return out
+
+
+def compose(citations: list[Citation]) -> str:
+    return "\n".join(f"“{c.marked}” [{c.n}]" for c in citations)
+
+
+CAVEAT = "The articles may not answer this directly; the closest they come:"
+
+
+def with_caveat(answer: Answer, uncertain: bool) -> Answer:
+    """Mark a low-confidence answer, in its text too, so every shell (CLI, JSON, chat) shows it."""
+    if uncertain:
+        answer.uncertain = True
+        answer.answer = f"{CAVEAT}\n{answer.answer}"
+    return answer
+
+
+def fallback_note(answer: Answer) -> str | None:
+    """Why a generative answer shows qa's own quotes instead of the model's text (None if it doesn't)."""
+    if answer.mode != "fallback":
+        return None
+    if (answer.quotes or {}).get("model_found_no_answer"):
+        return "The language model found no answer in the passages; these are the sentences qa judged to answer."
+    return "The model's answer could not be checked against the articles; these are qa's own quotes instead."
+
+
+def refusal_text(documents: int) -> str:
+    if documents == 0:
+        return (
+            "The articles don't say: the index holds no articles yet. Add some to the corpus folder and run `qa index`."
+        )
+    return f"The articles don't say. Nothing in the {plural(documents, 'indexed article')} answers this question."
+
+
+def plural(n: int, noun: str) -> str:
+    return f"{n:,} {noun}" + ("" if n == 1 else "s")
