@@ -112,3 +112,11 @@ def test_training_a_few_steps_exports_a_reader_that_qa_loads(tmp_path):
     assert np.allclose(
         torch_reader.score("Why no peace treaty?", pairs), fp32.score("Why no peace treaty?", pairs), atol=1e-3
     )
+
+
+def test_training_without_its_data_says_where_it_looked(tmp_path, capsys):
+    from qa.cli import EXIT_ERROR, main
+
+    assert main(["reader", "train", "--data", str(tmp_path / "nowhere"), "--out", str(tmp_path / "out")]) == EXIT_ERROR
+    err = capsys.readouterr().err
+    assert "the training data is not in" in err and "squad1.1-train.json" in err and "--data" in err

@@ -64,6 +64,13 @@ def train(cfg: TrainConfig) -> Path:
     work.mkdir(parents=True, exist_ok=True)
     groups_file, val_file = work / "groups.jsonl", work / "validation.jsonl"
     if not groups_file.exists():
+        needed = ("squad1.1-train.json", "squad2-dev-b.json", "trecqa/train.csv", "trecqa/dev.csv", "trecqa/test.csv")
+        missing = [name for name in needed if not (Path(cfg.data_dir) / name).is_file()]
+        if missing:
+            raise FileNotFoundError(
+                f"the training data is not in {cfg.data_dir}/ (missing {', '.join(missing)}); "
+                "point --data at the folder that holds it (docs/reader.md)"
+            )
         print(f"building training pairs from {cfg.data_dir} …", flush=True)
         groups, validation = reader_data.build(Path(cfg.data_dir), cfg.squad_questions, cfg.seed)
         _write_jsonl(val_file, [g.to_json() for g in validation])
