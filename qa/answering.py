@@ -59,8 +59,7 @@ class Scoring:
         return sum(w * getattr(s, name) for name, w in self.weights.items())
 
     def probability(self, s: ScoredSentence) -> float:
-        z = sum(w * (1.0 if name == "bias" else getattr(s, name)) for name, w in self.answerable.items())
-        return 1.0 / (1.0 + math.exp(-z))
+        return sigmoid(sum(w * (1.0 if name == "bias" else getattr(s, name)) for name, w in self.answerable.items()))
 
 
 PLAIN = Scoring(
@@ -136,13 +135,11 @@ class Answerer:
         self.settings = settings
         self.verifier = verifier
         self.reader = reader
-        self.scoring = WITH_READER if reader is not None else PLAIN
-
-    def thresholds(self) -> tuple[float, float]:
-        """(refuse below, caveat below): the settings' when given, else those calibrated for the scoring."""
-        s = self.settings
-        threshold = self.scoring.threshold if s.answer_threshold is None else s.answer_threshold
-        return threshold, self.scoring.caveat if s.caveat_threshold is None else s.caveat_threshold
+        self.scoring = scoring = WITH_READER if reader is not None else PLAIN
+        # A setting left unset (None) takes the value calibrated for the scoring in use.
+        self.threshold = scoring.threshold if settings.answer_threshold is None else settings.answer_threshold
+        self.caveat = scoring.caveat if settings.caveat_threshold is None else settings.caveat_threshold
+        self.margin = scoring.margin if settings.citation_margin is None else settings.citation_margin
 
     def select(self, question: str, query_vector: np.ndarray, passages: list[Passage]) -> Selection:
         s = self.settings
@@ -151,7 +148,7 @@ class Answerer:
             return Selection()
         best = sentences[0]
         selection = Selection(confidence=self.scoring.probability(best), best=best)
-        threshold, caveat = self.thresholds()
+        threshold, caveat = self.threshold, self.caveat
         if self.verifier is not None:
             selection.verdict = self.verifier.run(question, distinct_texts(sentences, self.verifier.sentences))
             if selection.verdict.counted:  # else qa decides alone, as without a model
@@ -220,7 +217,7 @@ class Answerer:
         texts = list(dict.fromkeys(c.text for c in candidates))  # near-duplicate articles repeat sentences
         logits = dict(zip(texts, self.reader.score(question, texts), strict=True))
         for c in candidates:
-            c.reader = 1.0 / (1.0 + math.exp(-float(np.clip(logits[c.text], -30, 30))))
+            c.reader = sigmoid(float(logits[c.text]))
             c.score = self.scoring.score(c)
         candidates.sort(key=lambda c: -c.score)
         return candidates
@@ -250,10 +247,9 @@ class Answerer:
     def _cite(self, sentences: list[ScoredSentence], question: str = "") -> list[Citation]:
         s = self.settings
         best = sentences[0].score
-        margin = self.scoring.margin if s.citation_margin is None else s.citation_margin
         quotes: list[list[ScoredSentence]] = []  # each: consecutive sentences of one document
         for sent in sentences:
-            if len(quotes) >= s.max_citations or sent.score < best - margin:
+            if len(quotes) >= s.max_citations or sent.score < best - self.margin:
                 break
             if any(sent.text == other.text for quote in quotes for other in quote):
                 continue  # the same words in a near-duplicate article would only repeat a quote
@@ -366,6 +362,12 @@ _YES_NO = re.compile(
     r"(?:n['’]t)?|(?:wo|sha|ai)n['’]t)\b",
     re.I,
 )
+
+
+def sigmoid(z: float) -> float:
+    """Logit to probability, without overflow for any logit."""
+    z = min(max(z, -30.0), 30.0)
+    return 1.0 / (1.0 + math.exp(-z))
 
 
 def features(s: ScoredSentence, names: tuple[str, ...] = FEATURES) -> tuple[float, ...]:

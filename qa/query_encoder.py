@@ -43,7 +43,6 @@ class OnnxQueryEncoder:
     """`embed_queries` with the same vectors as `Embedder`, without PyTorch."""
 
     def __init__(self, folder: Path, info: dict):
-        import onnxruntime as ort
         from tokenizers import Tokenizer
 
         self.name = info["model"]
@@ -53,9 +52,7 @@ class OnnxQueryEncoder:
         self.tokenizer = Tokenizer.from_file(str(folder / TOKENIZER_FILE))
         self.tokenizer.no_padding()
         self.tokenizer.enable_truncation(self.max_tokens)
-        options = ort.SessionOptions()
-        options.log_severity_level = 3
-        self.session = ort.InferenceSession(str(folder / MODEL_FILE), options, providers=["CPUExecutionProvider"])
+        self.session = cpu_session(folder / MODEL_FILE)
         self._inputs = {i.name for i in self.session.get_inputs()}
 
     def embed_queries(self, texts: Sequence[str]) -> np.ndarray:
@@ -71,6 +68,15 @@ class OnnxQueryEncoder:
             norms[norms == 0] = 1.0
             out /= norms
         return out
+
+
+def cpu_session(model_file: Path):
+    """An ONNX Runtime session on the CPU that keeps its warnings to itself."""
+    import onnxruntime as ort
+
+    options = ort.SessionOptions()
+    options.log_severity_level = 3
+    return ort.InferenceSession(str(model_file), options, providers=["CPUExecutionProvider"])
 
 
 def folder_for(cache_dir: Path, model: str) -> Path:

@@ -16,9 +16,10 @@ INFO_FILE = "reader.json"
 class OnnxReader:
     """Scores (question, sentence) pairs with a cross-encoder exported by `qa reader train`."""
 
-    def __init__(self, folder: Path, threads: int = 0):
-        import onnxruntime as ort
+    def __init__(self, folder: Path):
         from tokenizers import Tokenizer
+
+        from ..query_encoder import cpu_session
 
         folder = Path(folder)
         self.info = json.loads((folder / INFO_FILE).read_text(encoding="utf-8"))
@@ -26,11 +27,7 @@ class OnnxReader:
         self.tokenizer = Tokenizer.from_file(str(folder / TOKENIZER_FILE))
         self.tokenizer.enable_truncation(int(self.info["max_length"]), strategy="longest_first")
         self.tokenizer.enable_padding()
-        options = ort.SessionOptions()
-        options.log_severity_level = 3
-        if threads:
-            options.intra_op_num_threads = threads
-        self.session = ort.InferenceSession(str(folder / MODEL_FILE), options, providers=["CPUExecutionProvider"])
+        self.session = cpu_session(folder / MODEL_FILE)
         self._inputs = {i.name for i in self.session.get_inputs()}
 
     def score(self, question: str, sentences: Sequence[str]) -> np.ndarray:

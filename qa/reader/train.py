@@ -340,29 +340,24 @@ def main(argv: list[str] | None = None) -> None:
 
     p = argparse.ArgumentParser(prog="qa reader train", description=__doc__.split("\n\n")[0])
     d = TrainConfig()
-    p.add_argument("--data", default=d.data_dir, help="folder with squad1.1-train.json, squad2-dev-b.json, trecqa/")
+    # Each option's dest is the TrainConfig field it sets.
+    p.add_argument(
+        "--data",
+        dest="data_dir",
+        metavar="DATA",
+        default=d.data_dir,
+        help="folder with squad1.1-train.json, squad2-dev-b.json, trecqa/",
+    )
     p.add_argument("--out", default=d.out, help="work folder; the model lands in OUT/model")
     p.add_argument(
         "--squad-questions", type=int, default=d.squad_questions, help="SQuAD 1.1 questions used (default: %(default)s)"
     )
     p.add_argument("--groups", type=int, default=None, help="train on the first N questions only (smoke runs)")
-    p.add_argument("--batch", type=int, default=d.batch_groups, help="questions per step")
+    p.add_argument(
+        "--batch", dest="batch_groups", metavar="BATCH", type=int, default=d.batch_groups, help="questions per step"
+    )
     p.add_argument("--lr", type=float, default=d.lr)
     p.add_argument("--seed", type=int, default=d.seed)
     p.add_argument("--threads", type=int, default=d.threads)
     p.add_argument("--save-every", type=int, default=d.save_every)
-    a = p.parse_args(argv)
-    random.seed(a.seed)
-    train(
-        TrainConfig(
-            data_dir=a.data,
-            out=a.out,
-            squad_questions=a.squad_questions,
-            groups=a.groups,
-            batch_groups=a.batch,
-            lr=a.lr,
-            seed=a.seed,
-            threads=a.threads,
-            save_every=a.save_every,
-        )
-    )
+    train(TrainConfig(**vars(p.parse_args(argv))))
