@@ -1,12 +1,17 @@
-"""Incremental update of the full BBC index: add one article, change one, delete one.
+"""What an update of the full BBC index costs: bytes written, disk, time; and compaction.
 
     make bench-update       # = .venv/bin/python bench/update.py
 
-Works on a copy of the index bench/build.py leaves in bench/results/work/ (built
-here first if missing). Each step is timed twice: in process with the model
-already loaded (what the chat server's watcher does) and as a fresh `qa index`
-process (what a user types). With --rebuild the copy is then fully rebuilt in
-process for the comparison; otherwise the comparison uses bench/build.py's time.
+Works on a copy of the index bench/build.py leaves in bench/results/work/ (built there
+first if missing). Steps, each measured twice, in a process that already holds the
+model (what the chat server's watcher does) and as a fresh `qa index` process (what a
+user types): nothing to do, add one ~5 KB article, change one article, delete one.
+Bytes written come from /proc/self/io (`write_bytes`: what the process sent towards the
+disk, counted as pages are dirtied), for the process as a whole.
+
+Then segments: 50 single-article updates in a row with merging off, dense search latency
+over those 51 segments against the same vectors after `qa index --compact` (one segment),
+side by side in one run.
 """
 
 from __future__ import annotations
@@ -15,27 +20,52 @@ import argparse
 import json
 import os
 import shutil
+import statistics
 import subprocess
 import sys
 import time
 from pathlib import Path
 
+import numpy as np
+
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from qa.config import Settings  # noqa: E402
-from qa.embedding import Embedder  # noqa: E402
 from qa.indexing import Indexer  # noqa: E402
+from qa.store import IndexStore  # noqa: E402
 
 WORK = ROOT / "bench/results/work"
 
+# A `qa index` process that reports its own I/O as it exits (the console script's code path).
+_CHILD = """
+import json, sys
+from qa.cli import main
+rc = main(sys.argv[1:])
+io = {k: int(v) for k, v in (line.split(": ") for line in open("/proc/self/io").read().split("\\n") if line)}
+io["torch_imported"] = "torch" in sys.modules
+sys.stderr.write("\\nIO " + json.dumps(io) + "\\n")
+sys.exit(rc)
+"""
 
-def new_article(squad: Path, size: int = 5000) -> str:
+
+def written() -> int:
+    for line in Path("/proc/self/io").read_text().splitlines():
+        if line.startswith("write_bytes:"):
+            return int(line.split()[1])
+    raise RuntimeError("no write_bytes in /proc/self/io")
+
+
+def folder_bytes(path: Path) -> int:
+    return sum(p.stat().st_size for p in path.rglob("*") if p.is_file())
+
+
+def new_article(squad: Path, size: int = 5000, topic: int = 0) -> str:
     """About `size` characters of real text no BBC article holds: one Wikipedia topic from SQuAD."""
     data = json.loads(squad.read_text(encoding="utf-8"))["data"]
-    topic = data[0]
-    text = topic["title"].replace("_", " ") + "\n\n"
-    for para in topic["paragraphs"]:
+    chosen = data[topic % len(data)]
+    text = chosen["title"].replace("_", " ") + "\n\n"
+    for para in chosen["paragraphs"]:
         if len(text) >= size:
             break
         text += para["context"] + "\n\n"
@@ -47,11 +77,9 @@ def main() -> None:
     ap.add_argument("--work", type=Path, default=WORK)
     ap.add_argument("--squad", type=Path, default=ROOT.parent / "shared/data/squad2-dev-a.json")
     ap.add_argument("--out", type=Path, default=ROOT / "bench/results/update.json")
-    ap.add_argument("--rebuild", action="store_true", help="time a full rebuild here too (about 11 minutes)")
+    ap.add_argument("--segments", type=int, default=50, help="small segments for the search comparison")
     args = ap.parse_args()
 
-    settings = Settings()
-    embedder = Embedder(settings.model, batch_size=settings.batch_size)
     base_corpus, base_index = args.work / "bbc-corpus", args.work / "bbc-index"
     if not (base_index / "CURRENT").exists():
         print("no index from bench/build.py yet: building it (about 11 minutes on 2 cores)")
@@ -60,83 +88,132 @@ def main() -> None:
     for src, dst in ((base_corpus, corpus), (base_index, index)):
         shutil.rmtree(dst, ignore_errors=True)
         shutil.copytree(src, dst)
-    indexer = Indexer(settings, embedder)
+    settings = Settings(index_dir=index)
+    indexer = Indexer(settings)
+    result: dict = {"articles": sum(1 for _ in corpus.rglob("*.txt"))}
 
-    def in_process() -> tuple[float, str, dict]:
+    def in_process(**kwargs) -> dict:
+        before_disk, before_io = folder_bytes(index), written()
         t0 = time.perf_counter()
-        report = indexer.build(corpus, index, progress=False)
-        return time.perf_counter() - t0, report.summary(), {k: round(v, 3) for k, v in report.timings.items()}
+        report = indexer.build(corpus, index, progress=False, **kwargs)
+        return {
+            "s": round(time.perf_counter() - t0, 3),
+            "written_bytes": written() - before_io,
+            "folder_before": before_disk,
+            "folder_after": folder_bytes(index),
+            "report": report.summary(),
+            "stages_s": {k: round(v, 3) for k, v in report.timings.items()},
+        }
 
-    def cli() -> tuple[float, str]:
+    def as_process(*extra: str) -> dict:
         env = dict(os.environ, HF_HUB_OFFLINE="1", TRANSFORMERS_OFFLINE="1")
-        cmd = [str(ROOT / ".venv/bin/qa"), "index", "--corpus", str(corpus), "--index", str(index), "-q"]
+        cmd = [sys.executable, "-c", _CHILD, "index", "--corpus", str(corpus), "--index", str(index), "-q", *extra]
+        before_disk = folder_bytes(index)
         t0 = time.perf_counter()
-        subprocess.run(cmd, check=True, env=env, capture_output=True)
-        return time.perf_counter() - t0, ""
+        done = subprocess.run(cmd, env=env, capture_output=True, text=True, check=True)
+        seconds = time.perf_counter() - t0
+        io = json.loads(done.stderr.rsplit("IO ", 1)[1])
+        return {
+            "s": round(seconds, 2),
+            "written_bytes": io["write_bytes"],
+            "folder_before": before_disk,
+            "folder_after": folder_bytes(index),
+            "torch_imported": io["torch_imported"],
+            "said": done.stdout.strip()[-200:],
+        }
+
+    t0 = time.perf_counter()
+    upgrade = as_process()
+    upgrade["s"] = round(time.perf_counter() - t0, 2)
+    result["first_run_on_the_copy"] = upgrade  # a format-1 index from an older build.py is upgraded here
+    print(f"first `qa index` on the copy: {upgrade}", flush=True)
+    in_process()  # warm: loads the encoder and the segments
 
     article = new_article(args.squad)
+    business = sorted((corpus / "bbc/business").glob("*.txt"))[0]
+    tech = sorted((corpus / "bbc/tech").glob("*.txt"))[0]
+    original = business.read_bytes()
     steps = {
+        "nothing to do": (lambda: None, lambda: None),
         "add one ~5 KB article": (
             lambda: (corpus / "added.txt").write_text(article, encoding="utf-8"),
             lambda: (corpus / "added.txt").unlink(),
         ),
         "change one article": (
-            lambda: _append(corpus / "bbc/business/001.txt", "\nThe company declined to comment further.\n"),
-            lambda: _append(corpus / "bbc/business/001.txt", None),
+            lambda: business.write_bytes(original + b"\nThe company declined to comment further.\n"),
+            lambda: business.write_bytes(original),
         ),
         "delete one article": (
-            lambda: _move(corpus / "bbc/tech/001.txt", args.work / "tech-001.txt"),
-            lambda: _move(args.work / "tech-001.txt", corpus / "bbc/tech/001.txt"),
+            lambda: shutil.move(tech, args.work / "deleted.txt"),
+            lambda: shutil.move(args.work / "deleted.txt", tech),
         ),
     }
-    in_process()  # warm: first call opens the index files
     rows = {}
     for name, (do, undo) in steps.items():
         do()
-        warm_s, summary, stages = in_process()
+        warm = in_process()
         undo()
         in_process()
         do()
-        cli_s, _ = cli()
+        cold = as_process()
         undo()
         in_process()
-        rows[name] = {
-            "in_process_s": round(warm_s, 3),
-            "stages_s": stages,
-            "qa_index_process_s": round(cli_s, 2),
-            "report": summary,
-        }
-        print(f"{name}: {warm_s:.3f} s in process, {cli_s:.2f} s as `qa index` ({summary})")
-
-    result = {"articles": sum(1 for _ in corpus.rglob("*.txt")), "steps": rows, "added_chars": len(article)}
-    if args.rebuild:
-        t0 = time.perf_counter()
-        indexer.build(corpus, index, rebuild=True, progress=False)
-        result["full_rebuild_s"] = round(time.perf_counter() - t0, 1)
-    elif (args.work.parent / "build.json").exists():
-        result["full_rebuild_s"] = json.loads((args.work.parent / "build.json").read_text())["build_s"]
-    if "full_rebuild_s" in result:
-        for row in rows.values():
-            row["vs_full_rebuild"] = round(row["in_process_s"] / result["full_rebuild_s"], 5)
-        print(f"full rebuild: {result['full_rebuild_s']} s")
+        rows[name] = {"in_process": warm, "qa_index_process": cold}
+        print(
+            f"{name}: {warm['s']:.3f} s / {warm['written_bytes'] / 1e6:.2f} MB in process; "
+            f"{cold['s']:.2f} s / {cold['written_bytes'] / 1e6:.2f} MB as `qa index`; "
+            f"folder {cold['folder_before'] / 1e6:.1f} -> {cold['folder_after'] / 1e6:.1f} MB",
+            flush=True,
+        )
+    result["steps"] = rows
+    result["segments"] = segments_vs_compacted(args, corpus, index, settings)
     args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps(result, indent=2))
+    args.out.write_text(json.dumps(result, indent=2) + "\n")
     print(json.dumps(result, indent=2))
 
 
-_original: dict[Path, bytes] = {}
-
-
-def _append(path: Path, extra: str | None) -> None:
-    if extra is None:
-        path.write_bytes(_original.pop(path))
-    else:
-        _original[path] = path.read_bytes()
-        path.write_bytes(_original[path] + extra.encode())
-
-
-def _move(src: Path, dst: Path) -> None:
-    shutil.move(src, dst)
+def segments_vs_compacted(args, corpus: Path, index: Path, settings: Settings) -> dict:
+    """Dense search over many small segments vs. the same vectors compacted into one."""
+    many = Indexer(settings.replace(max_segments=10_000))
+    adds = []
+    for i in range(args.segments):
+        (corpus / f"seg-{i:03d}.txt").write_text(new_article(args.squad, 1500, topic=i + 1), encoding="utf-8")
+        t0 = time.perf_counter()
+        many.build(corpus, index, progress=False)
+        adds.append(time.perf_counter() - t0)
+    questions = [q["question"] for a in json.loads(args.squad.read_text())["data"][:20] for p in a["paragraphs"]
+                 for q in p["qas"]][:300]  # fmt: skip
+    fragmented = IndexStore(index).open()
+    encoder = many.embedder
+    vectors = np.asarray(encoder.embed_queries(questions), dtype=np.float32)
+    t0 = time.perf_counter()
+    many.build(corpus, index, progress=False, compact=True)
+    compact_s = time.perf_counter() - t0
+    merged = IndexStore(index).open()
+    same = sum(
+        [i for i, _ in fragmented.search_dense(v, 40)] == [i for i, _ in merged.search_dense(v, 40)] for v in vectors
+    )
+    timing = {"fragmented": [], "compacted": []}
+    for _ in range(5):  # interleaved rounds: the machine's noise hits both alike
+        for name, snap in (("fragmented", fragmented), ("compacted", merged)):
+            for v in vectors:
+                t1 = time.perf_counter()
+                snap.search_dense(v, 40)
+                timing[name].append(time.perf_counter() - t1)
+    p50 = {k: statistics.median(v) * 1000 for k, v in timing.items()}
+    out = {
+        "segments_before": len(fragmented.manifest["segments"]),
+        "segments_after": len(merged.manifest["segments"]),
+        "single_article_adds_s_median": round(statistics.median(adds), 3),
+        "compact_s": round(compact_s, 2),
+        "search_p50_ms": {k: round(v, 3) for k, v in p50.items()},
+        "ratio": round(p50["fragmented"] / p50["compacted"], 3),
+        "same_top40": f"{same}/{len(vectors)}",
+    }
+    print(f"segments: {out}", flush=True)
+    for i in range(args.segments):
+        (corpus / f"seg-{i:03d}.txt").unlink()
+    return out
 
 
 if __name__ == "__main__":

@@ -103,6 +103,11 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--index", type=Path, default=d.index_dir, help="index folder (default: %(default)s)")
     p.add_argument("--rebuild", action="store_true", help="re-embed everything instead of only what changed")
     p.add_argument(
+        "--compact",
+        action="store_true",
+        help="also merge the index's vector segments into one and drop deleted vectors (docs/format.md)",
+    )
+    p.add_argument(
         "--model",
         help=f"embedding model: the packaged default or a local folder (default: the index's, else {d.model})",
     )
@@ -208,7 +213,13 @@ def cmd_index(args) -> int:
             print(line, file=sys.stderr)
 
     indexer = Indexer(settings)
-    report = indexer.build(rebuild=args.rebuild, wait=args.wait, progress=not (args.quiet or args.json), on_message=say)
+    report = indexer.build(
+        rebuild=args.rebuild,
+        compact=args.compact,
+        wait=args.wait,
+        progress=not (args.quiet or args.json),
+        on_message=say,
+    )
     _print_report(args, report)
     if args.watch:
         import threading

