@@ -49,26 +49,40 @@ sys.exit(rc)
 """
 
 
-def written() -> int:
+def written(field: str = "write_bytes") -> int:
+    """From /proc/self/io: `write_bytes`, what the kernel counts as sent towards the disk (a page
+    counts again each time it is dirtied after a flush), or `wchar`, the bytes given to write()."""
     for line in Path("/proc/self/io").read_text().splitlines():
-        if line.startswith("write_bytes:"):
+        if line.startswith(field + ":"):
             return int(line.split()[1])
-    raise RuntimeError("no write_bytes in /proc/self/io")
+    raise RuntimeError(f"no {field} in /proc/self/io")
+
+
+def checkpoint(index: Path) -> None:
+    """Copy the write-ahead log into the metadata file and empty it (outside the measurements)."""
+    import sqlite3
+
+    for db in index.glob("meta-*.sqlite"):
+        conn = sqlite3.connect(db)
+        conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        conn.close()
 
 
 def folder_bytes(path: Path) -> int:
     return sum(p.stat().st_size for p in path.rglob("*") if p.is_file())
 
 
-def new_article(squad: Path, size: int = 5000, topic: int = 0) -> str:
-    """About `size` characters of real text no BBC article holds: one Wikipedia topic from SQuAD."""
+def new_article(squad: Path, size: int = 5000, number: int = 0) -> str:
+    """About `size` characters of real text no BBC article holds: SQuAD's Wikipedia paragraphs,
+    a different run of them for each `number`."""
     data = json.loads(squad.read_text(encoding="utf-8"))["data"]
-    chosen = data[topic % len(data)]
-    text = chosen["title"].replace("_", " ") + "\n\n"
-    for para in chosen["paragraphs"]:
+    paragraphs = [(t["title"], p["context"]) for t in data for p in t["paragraphs"]]
+    start = (number * 7) % len(paragraphs)
+    text = paragraphs[start][0].replace("_", " ") + "\n\n"
+    for _, context in paragraphs[start:] + paragraphs[:start]:
         if len(text) >= size:
             break
-        text += para["context"] + "\n\n"
+        text += context + "\n\n"
     return text
 
 
@@ -78,6 +92,7 @@ def main() -> None:
     ap.add_argument("--squad", type=Path, default=ROOT.parent / "shared/data/squad2-dev-a.json")
     ap.add_argument("--out", type=Path, default=ROOT / "bench/results/update.json")
     ap.add_argument("--segments", type=int, default=50, help="small segments for the search comparison")
+    ap.add_argument("--repeat", type=int, default=5, help="in-process measurements of each step")
     args = ap.parse_args()
 
     base_corpus, base_index = args.work / "bbc-corpus", args.work / "bbc-index"
@@ -93,12 +108,15 @@ def main() -> None:
     result: dict = {"articles": sum(1 for _ in corpus.rglob("*.txt"))}
 
     def in_process(**kwargs) -> dict:
-        before_disk, before_io = folder_bytes(index), written()
+        checkpoint(index)  # earlier updates' log pages are theirs to pay for
+        before_disk, before_io, before_w = folder_bytes(index), written(), written("wchar")
         t0 = time.perf_counter()
         report = indexer.build(corpus, index, progress=False, **kwargs)
+        checkpoint(index)  # and this one's are its own (SQLite checkpoints when the last connection closes)
         return {
             "s": round(time.perf_counter() - t0, 3),
             "written_bytes": written() - before_io,
+            "write_calls_bytes": written("wchar") - before_w,
             "folder_before": before_disk,
             "folder_after": folder_bytes(index),
             "report": report.summary(),
@@ -108,6 +126,7 @@ def main() -> None:
     def as_process(*extra: str) -> dict:
         env = dict(os.environ, HF_HUB_OFFLINE="1", TRANSFORMERS_OFFLINE="1")
         cmd = [sys.executable, "-c", _CHILD, "index", "--corpus", str(corpus), "--index", str(index), "-q", *extra]
+        checkpoint(index)
         before_disk = folder_bytes(index)
         t0 = time.perf_counter()
         done = subprocess.run(cmd, env=env, capture_output=True, text=True, check=True)
@@ -116,6 +135,7 @@ def main() -> None:
         return {
             "s": round(seconds, 2),
             "written_bytes": io["write_bytes"],
+            "write_calls_bytes": io["wchar"],
             "folder_before": before_disk,
             "folder_after": folder_bytes(index),
             "torch_imported": io["torch_imported"],
@@ -150,19 +170,27 @@ def main() -> None:
     }
     rows = {}
     for name, (do, undo) in steps.items():
-        do()
-        warm = in_process()
-        undo()
-        in_process()
+        warm, back = [], []
+        for _ in range(args.repeat):  # the change, then undoing it: two updates of the same size
+            do()
+            warm.append(in_process())
+            undo()
+            back.append(in_process())
         do()
         cold = as_process()
         undo()
         in_process()
-        rows[name] = {"in_process": warm, "qa_index_process": cold}
+        rows[name] = {
+            "in_process": summarise(warm),
+            "undoing_it_in_process": summarise(back),
+            "qa_index_process": cold,
+            "example": warm[-1],
+        }
+        w = rows[name]["in_process"]
         print(
-            f"{name}: {warm['s']:.3f} s / {warm['written_bytes'] / 1e6:.2f} MB in process; "
-            f"{cold['s']:.2f} s / {cold['written_bytes'] / 1e6:.2f} MB as `qa index`; "
-            f"folder {cold['folder_before'] / 1e6:.1f} -> {cold['folder_after'] / 1e6:.1f} MB",
+            f"{name}: {w['s_median']:.3f} s, {w['written_mb_median']:.2f} MB (max {w['written_mb_max']:.2f}) "
+            f"in process; {cold['s']:.2f} s / {cold['written_bytes'] / 1e6:.2f} MB as `qa index`; "
+            f"folder x{w['folder_growth_max']:.4f}",
             flush=True,
         )
     result["steps"] = rows
@@ -172,12 +200,23 @@ def main() -> None:
     print(json.dumps(result, indent=2))
 
 
+def summarise(runs: list[dict]) -> dict:
+    return {
+        "s_median": statistics.median(r["s"] for r in runs),
+        "written_mb_median": statistics.median(r["written_bytes"] for r in runs) / 1e6,
+        "written_mb_max": max(r["written_bytes"] for r in runs) / 1e6,
+        "write_calls_mb_median": statistics.median(r["write_calls_bytes"] for r in runs) / 1e6,
+        "folder_growth_max": max(r["folder_after"] / r["folder_before"] for r in runs),
+        "runs": len(runs),
+    }
+
+
 def segments_vs_compacted(args, corpus: Path, index: Path, settings: Settings) -> dict:
     """Dense search over many small segments vs. the same vectors compacted into one."""
     many = Indexer(settings.replace(max_segments=10_000))
     adds = []
     for i in range(args.segments):
-        (corpus / f"seg-{i:03d}.txt").write_text(new_article(args.squad, 1500, topic=i + 1), encoding="utf-8")
+        (corpus / f"seg-{i:03d}.txt").write_text(new_article(args.squad, 1500, number=i + 1), encoding="utf-8")
         t0 = time.perf_counter()
         many.build(corpus, index, progress=False)
         adds.append(time.perf_counter() - t0)

@@ -229,7 +229,7 @@ def cmd_index(args) -> int:
         print(f"watching {args.corpus}/ for changes (Ctrl-C to stop)", file=sys.stderr)
         watch_corpus(
             args.corpus,
-            lambda: indexer.build(wait=300, progress=False, on_message=say),
+            lambda changed: indexer.build(wait=300, progress=False, on_message=say, only=changed),
             threading.Event(),
             on_report=lambda r: r.changed_anything and _print_report(args, r),
         )

@@ -7,12 +7,15 @@ broken article never stops a build.
 
 from __future__ import annotations
 
+import glob
 import hashlib
 import json
 import os
 import re
+import stat
+import time
 import unicodedata
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Collection, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -56,9 +59,16 @@ class UnreadableFile(Exception):
 # Discovery
 
 
-def discover(corpus_dir: Path, settings: Settings) -> tuple[list[CorpusFile], list[Skipped], list[str]]:
+def discover(
+    corpus_dir: Path, settings: Settings, only: Collection[str] | None = None
+) -> tuple[list[CorpusFile], list[Skipped], list[str]]:
     """All supported files under `corpus_dir`, sorted; the ones refused up front; and the
-    files of other types (not articles qa reads), so a user can be told about them."""
+    files of other types (not articles qa reads), so a user can be told about them.
+
+    `only`: corpus-relative paths known to have changed (the folder watcher's events): just
+    those are looked at, with the article of a changed sidecar and the files of a folder,
+    so an update in a big corpus does not walk all of it.
+    """
     root = Path(corpus_dir)
     if root.is_file():
         raise FileNotFoundError(f"{root} is a file, not a corpus folder: give the folder that holds the articles")
@@ -68,27 +78,31 @@ def discover(corpus_dir: Path, settings: Settings) -> tuple[list[CorpusFile], li
     files: list[CorpusFile] = []
     skipped: list[Skipped] = []
     other: list[str] = []
-    paths = sorted(_walk(root))
-    articles = {(p.parent, p.stem) for p in paths if not p.name.endswith(SIDECAR_SUFFIX)}
-    for path in paths:
-        rel = path.relative_to(root).as_posix()
-        if path.name.endswith(SIDECAR_SUFFIX):
-            if (path.parent, path.name[: -len(SIDECAR_SUFFIX)]) not in articles:
+    # Strings, not Paths, for sorting and sets: pathlib's comparisons dominate a big corpus's scan.
+    names = sorted({str(p) for p in (_walk(root) if only is None else _changed(root, only))})
+    listed = set(names)
+    articles = {os.path.splitext(n)[0] for n in names if not n.endswith(SIDECAR_SUFFIX)}
+    prefix = len(str(root)) + 1
+    for name in names:
+        path = Path(name)
+        rel = name[prefix:].replace(os.sep, "/")
+        if name.endswith(SIDECAR_SUFFIX):
+            if name[: -len(SIDECAR_SUFFIX)] not in articles:
                 skipped.append(Skipped(rel, "metadata file with no article of the same name beside it"))
             continue
         if path.suffix.lower() not in SUPPORTED_SUFFIXES:
             other.append(rel)
             continue
-        if path.is_symlink() and not path.exists():
-            skipped.append(Skipped(rel, "broken symbolic link: its target is missing"))
-            continue
-        if path.is_symlink():
-            target = path.resolve()
-            if not target.is_relative_to(real_root):
+        try:
+            info = path.lstat()  # one system call per plain file: big corpora scan fast
+            link = stat.S_ISLNK(info.st_mode)
+            if link and not path.exists():
+                skipped.append(Skipped(rel, "broken symbolic link: its target is missing"))
+                continue
+            if link and not path.resolve().is_relative_to(real_root):
                 skipped.append(Skipped(rel, "symbolic link to a file outside the corpus folder"))
                 continue
-        try:
-            size = path.stat().st_size
+            size = path.stat().st_size if link else info.st_size
         except OSError as exc:
             skipped.append(Skipped(rel, f"cannot read ({exc.strerror})"))
             continue
@@ -98,7 +112,8 @@ def discover(corpus_dir: Path, settings: Settings) -> tuple[list[CorpusFile], li
             )
             continue
         sidecar = path.with_name(path.stem + SIDECAR_SUFFIX)
-        files.append(CorpusFile(path, rel, sidecar if sidecar.is_file() else None))
+        has_sidecar = str(sidecar) in listed if only is None else sidecar.is_file()
+        files.append(CorpusFile(path, rel, sidecar if has_sidecar else None))
     return files, skipped, other
 
 
@@ -110,14 +125,52 @@ def file_size(size: int) -> str:
     return f"{mb:.0f} MB" if mb == int(mb) else f"{mb:.1f} MB"
 
 
+def _changed(root: Path, only: Collection[str]) -> Iterator[Path]:
+    """The files among (or under) `only` that exist, and the article beside each changed sidecar."""
+    for rel in only:
+        path = root / rel
+        if any(part.startswith(".") for part in Path(rel).parts):
+            continue
+        if path.is_dir() and not path.is_symlink():
+            yield from _walk(path)
+        elif path.is_file() or path.is_symlink():
+            yield path
+        if path.name.endswith(SIDECAR_SUFFIX):
+            stem = path.name[: -len(SIDECAR_SUFFIX)]
+            yield from (p for p in path.parent.glob(glob.escape(stem) + ".*") if p.stem == stem and p.is_file())
+
+
 def _walk(root: Path) -> Iterator[Path]:
-    for entry in root.iterdir():
-        if entry.name.startswith("."):
-            continue  # hidden files, editor swap files, our own temp files
-        if entry.is_dir() and not entry.is_symlink():
-            yield from _walk(entry)
-        elif entry.is_file() or (entry.is_symlink() and not entry.exists()):
-            yield entry  # a broken link too, so that it is reported rather than silently missing
+    with os.scandir(root) as entries:  # the directory listing says what is a folder: no stat per file
+        for entry in entries:
+            if entry.name.startswith("."):
+                continue  # hidden files, editor swap files, our own temp files
+            if entry.is_dir(follow_symlinks=False):
+                yield from _walk(Path(entry.path))
+            elif entry.is_file() or entry.is_symlink():
+                yield Path(entry.path)  # a broken link too, so that it is reported rather than silently missing
+
+
+def file_stat(file: CorpusFile) -> str | None:
+    """Size, inode, change and modification times of the file and its sidecar, as one string:
+    the same string later means the same bytes, so the file need not be read and hashed
+    again (git's index does the same). None for a file written in the last second, whose
+    next write could leave every field as it is; it is hashed every time until then."""
+    parts = []
+    for path in (file.path, file.sidecar):
+        if path is None:
+            continue
+        try:
+            st = path.stat()
+        except OSError:
+            return None
+        if time.time_ns() - max(st.st_mtime_ns, st.st_ctime_ns) < RECENT_NS:
+            return None
+        parts.append(f"{st.st_size}:{st.st_ino}:{st.st_mtime_ns}:{st.st_ctime_ns}")
+    return "/".join(parts)
+
+
+RECENT_NS = 1_000_000_000
 
 
 def fingerprint(file: CorpusFile) -> str:

@@ -93,40 +93,58 @@ class Embedder:
         return self.embed([EmbedInput(t) for t in texts]).vectors
 
     def embed(self, inputs: Sequence[EmbedInput], progress: Callable[[int], None] | None = None) -> Embedded:
-        """Embed texts (longest first, so batches pad little) and their spans."""
+        """Embed texts and their spans (`embed_in_batches`)."""
+        return embed_in_batches(inputs, self.batch_size, self.dim, self._run, progress)
+
+    def _run(self, texts: list[str]) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
         import torch
 
-        n = len(inputs)
-        vectors = np.zeros((n, self.dim), dtype=np.float32)
-        span_vectors: list[np.ndarray] = [np.zeros((0, self.dim), np.float32)] * n
-        order = sorted(range(n), key=lambda i: -len(inputs[i].text))
-        for begin in range(0, n, self.batch_size):
-            batch = order[begin : begin + self.batch_size]
-            encoded = self.tokenizer(
-                [inputs[i].text for i in batch],
-                padding=True,
-                truncation=True,
-                max_length=self.max_tokens,
-                return_offsets_mapping=True,
-                return_tensors="pt",
-            )
-            offsets = encoded.pop("offset_mapping").numpy()
-            features = dict(encoded)
-            features["modality"] = "text"
-            with self._lock, torch.inference_mode():
-                out = self.model(features)
-            vectors[batch] = out["sentence_embedding"].float().numpy()
-            tokens = out["token_embeddings"].float().numpy()
-            mask = encoded["attention_mask"].numpy().astype(bool)
-            for row, i in enumerate(batch):
-                if inputs[i].spans:
-                    span_vectors[i] = _pool_spans(tokens[row], offsets[row], mask[row], inputs[i].spans)
-            if progress is not None:
-                progress(len(batch))
-        return Embedded(_normalise(vectors), span_vectors)
+        encoded = self.tokenizer(
+            texts,
+            padding=True,
+            truncation=True,
+            max_length=self.max_tokens,
+            return_offsets_mapping=True,
+            return_tensors="pt",
+        )
+        offsets = encoded.pop("offset_mapping").numpy()
+        features = dict(encoded)
+        features["modality"] = "text"
+        with self._lock, torch.inference_mode():
+            out = self.model(features)
+        mask = encoded["attention_mask"].numpy().astype(bool)
+        return out["sentence_embedding"].float().numpy(), out["token_embeddings"].float().numpy(), offsets, mask
 
 
-def _pool_spans(
+def embed_in_batches(
+    inputs: Sequence[EmbedInput],
+    batch_size: int,
+    dim: int,
+    run: Callable[[list[str]], tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]],
+    progress: Callable[[int], None] | None = None,
+) -> Embedded:
+    """Embed texts longest first (so batches pad little) and pool each text's spans.
+
+    `run(texts)` is one forward pass: (text vectors, token embeddings, token character
+    offsets, attention mask), the last three padded to the batch's longest text.
+    """
+    n = len(inputs)
+    vectors = np.zeros((n, dim), dtype=np.float32)
+    span_vectors: list[np.ndarray] = [np.zeros((0, dim), np.float32)] * n
+    order = sorted(range(n), key=lambda i: -len(inputs[i].text))
+    for begin in range(0, n, batch_size):
+        batch = order[begin : begin + batch_size]
+        pooled, tokens, offsets, mask = run([inputs[i].text for i in batch])
+        vectors[batch] = pooled
+        for row, i in enumerate(batch):
+            if inputs[i].spans:
+                span_vectors[i] = pool_spans(tokens[row], offsets[row], mask[row], inputs[i].spans)
+        if progress is not None:
+            progress(len(batch))
+    return Embedded(normalise(vectors), span_vectors)
+
+
+def pool_spans(
     tokens: np.ndarray, offsets: np.ndarray, mask: np.ndarray, spans: Sequence[tuple[int, int]]
 ) -> np.ndarray:
     """Mean of the token embeddings that fall inside each character span."""
@@ -139,10 +157,10 @@ def _pool_spans(
             out[j] = tokens[inside].mean(axis=0)
         else:  # span cut off by truncation: fall back to the whole text
             out[j] = tokens[real].mean(axis=0)
-    return _normalise(out)
+    return normalise(out)
 
 
-def _normalise(x: np.ndarray) -> np.ndarray:
+def normalise(x: np.ndarray) -> np.ndarray:
     norms = np.linalg.norm(x, axis=1, keepdims=True)
     norms[norms == 0] = 1.0
     return (x / norms).astype(np.float32, copy=False)

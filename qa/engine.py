@@ -13,12 +13,14 @@ from typing import Any, Protocol
 
 import numpy as np
 
+from . import query_encoder
 from .answering import Answerer, Selection
 from .config import Settings, built_with
 from .embedding import Embedder
 from .followup import carry_over, rewrite_with_model
 from .indexing import BuildReport, Indexer
 from .presenting import compose, refusal_text, verbatim, verified, with_caveat
+from .query_encoder import OnnxEmbedder
 from .reader import Reader, is_packaged, load_reader
 from .retrieval import Retriever
 from .store import IndexError_, IndexIncompatible, IndexMissing, IndexStore, Snapshot
@@ -96,15 +98,13 @@ class QA:
         encoder = None
         if embedder is None:
             if settings.fast_query_encoder:
-                from . import query_encoder
-
-                encoder = query_encoder.load(settings.cache_dir, settings.model)
+                encoder = query_encoder.load(settings.cache_dir, settings.model, settings.batch_size)
             if encoder is None:
                 embedder = Embedder(settings.model, device=settings.device, batch_size=settings.batch_size)
                 if settings.fast_query_encoder and query_encoder.export(settings.cache_dir, embedder):
                     # ~2 s once per machine and model (a new cache, or a `qa ask` before any
                     # `qa index` here): every later process starts in a second, not in seven.
-                    encoder = query_encoder.load(settings.cache_dir, settings.model)
+                    encoder = query_encoder.load(settings.cache_dir, settings.model, settings.batch_size)
         elif embedder.name != settings.model:
             raise IndexIncompatible(
                 f"the index in {index_dir}/ was built with model {built['model']!r}, not {embedder.name!r}; "
@@ -115,12 +115,16 @@ class QA:
         return cls(settings, snapshot, embedder, encoder, llm=llm)
 
     @property
-    def embedder(self) -> Embedder:
-        """The full PyTorch model, loaded on first use (building needs it; questions don't)."""
+    def embedder(self) -> Embedder | OnnxEmbedder:
+        """What embeds articles for `build_index`: the ONNX encoder that embeds questions
+        when there is one, else the PyTorch model, loaded on first use."""
         with self._swap:
             if self._embedder is None:
                 s = self.settings
-                self._embedder = Embedder(s.model, device=s.device, batch_size=s.batch_size)
+                if isinstance(self.encoder, OnnxEmbedder):
+                    self._embedder = self.encoder
+                else:
+                    self._embedder = Embedder(s.model, device=s.device, batch_size=s.batch_size)
         return self._embedder
 
     @property

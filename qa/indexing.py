@@ -2,18 +2,21 @@
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 
+from . import query_encoder
 from .chunking import Chunker
 from .config import INDEX_SHAPING, SUPPORTED_KINDS, Settings
-from .corpus import Loaded, Skipped, discover, fingerprint, load_file
+from .corpus import CorpusFile, Loaded, Skipped, discover, file_stat, fingerprint, load_file
 from .embedding import Embedder, EmbedInput, resolve_model_path
+from .query_encoder import OnnxEmbedder
 from .store import IndexError_, IndexStore, Snapshot, VersionWriter
 from .store.segments import Segment
 from .types import Document
@@ -86,10 +89,15 @@ class Indexer:
         """Segments loaded by the last build: the next one reads only the new ones from disk."""
 
     @property
-    def embedder(self) -> Embedder:
+    def embedder(self) -> Embedder | OnnxEmbedder:
+        """The ONNX export of the model when this machine has one (no PyTorch import: an
+        update's few articles are embedded in well under a second), else PyTorch."""
         if self._embedder is None:
             s = self.settings
-            self._embedder = Embedder(s.model, device=s.device, batch_size=s.batch_size)
+            if s.fast_query_encoder:
+                self._embedder = query_encoder.load(s.cache_dir, s.model, s.batch_size)
+            if self._embedder is None:
+                self._embedder = Embedder(s.model, device=s.device, batch_size=s.batch_size)
         return self._embedder
 
     def build(
@@ -101,9 +109,12 @@ class Indexer:
         progress: bool | None = None,
         on_message: Callable[[str], None] | None = None,
         compact: bool = False,
+        only: Collection[str] | None = None,
     ) -> BuildReport:
         """Bring the index in line with the corpus folder; returns what changed.
-        `compact`: also merge the vector segments into one (docs/format.md)."""
+        `compact`: also merge the vector segments into one (docs/format.md). `only`:
+        corpus-relative paths known to have changed (what the folder watcher saw): just
+        those are looked at, so an update costs the same in a corpus of any size."""
         settings = self.settings
         if self._embedder is None:
             resolve_model_path(settings.model)  # a wrong model fails now, not after the scan
@@ -118,42 +129,22 @@ class Indexer:
             if upgraded:
                 say(f"upgraded {store.root}/ to index format 2 ({upgraded}), without embedding anything again")
             store.tidy()  # what a `qa index` killed after publishing left to clean up
-            files, report.skipped, other = discover(corpus_dir, settings)
+            files, report.skipped, other = discover(corpus_dir, settings, only)
             for item in report.skipped:
                 say(f"skipped {item}")
             if other:
                 shown = ", ".join(other[:3]) + (f" and {len(other) - 3:,} more" if len(other) > 3 else "")
                 say(f"left out {len(other):,} file(s) of other types ({shown}): qa reads {SUPPORTED_KINDS}")
-            if not files:
+            if not files and only is None:
                 say(f"no articles found in {corpus_dir}/ (qa reads {SUPPORTED_KINDS})")
-            by_source = {f.source: f for f in files}
-            hashes = {f.source: fingerprint(f) for f in files}
-
-            old: dict[str, tuple[int, str]] = {}
-            snapshot: Snapshot | None = None
-            if store.exists() and not rebuild:
-                reason = self._needs_rebuild(store)
-                if reason:
-                    say(f"{reason}: rebuilding the whole index")
-                    rebuild = True
-                else:
-                    try:
-                        snapshot = store.open(reuse=self._segments)
-                    except IndexError_ as exc:
-                        say(f"the existing index cannot be used ({exc}): rebuilding the whole index")
-                        rebuild = True
-                if snapshot is not None:
-                    old = {
-                        src: (doc_id, sha)
-                        for doc_id, src, sha in snapshot.db.execute("SELECT id, source, sha256 FROM documents")
-                    }
+            snapshot, rebuild = self._open_current(store, rebuild, say)
+            if snapshot is None and only is not None:  # nothing to update in part: look at everything
+                files, report.skipped, _ = discover(corpus_dir, settings)
+            plan = _Plan.of(files, snapshot, only if snapshot is not None else None)
             report.rebuilt = rebuild or snapshot is None
-
-            todo = [f for f in files if old.get(f.source, (None, None))[1] != hashes[f.source]]
-            gone = [src for src in old if src not in by_source]
-            report.unchanged = len(files) - len(todo)
+            report.unchanged = len(files) - len(plan.todo)
             report.timings["scan"] = time.perf_counter() - started
-            if not todo and not gone and not report.rebuilt and not compact:
+            if not plan.todo and not plan.gone and not report.rebuilt and not compact:
                 if snapshot is not None:
                     snapshot.close()
                 self._finish(report, snapshot.manifest if snapshot else None, started)
@@ -163,7 +154,7 @@ class Indexer:
             reuse = snapshot.segments if snapshot is not None else None
             writer = store.begin(settings, fresh=snapshot is None, compact=compact, reuse=reuse)
             try:
-                self._apply(writer, old, todo, gone, hashes, report, progress, say)
+                self._apply(writer, plan, snapshot, report, progress, say)
                 if not report.changed_anything and snapshot is not None and not compact:
                     writer.abort()
                     self._finish(report, snapshot.manifest, started)
@@ -184,6 +175,20 @@ class Indexer:
             self._export_query_encoder()
         return report
 
+    def _open_current(self, store: IndexStore, rebuild: bool, say) -> tuple[Snapshot | None, bool]:
+        """The current version to update, or None and whether that means a full rebuild."""
+        if not store.exists() or rebuild:
+            return None, rebuild
+        reason = self._needs_rebuild(store)
+        if reason:
+            say(f"{reason}: rebuilding the whole index")
+            return None, True
+        try:
+            return store.open(reuse=self._segments), False
+        except IndexError_ as exc:
+            say(f"the existing index cannot be used ({exc}): rebuilding the whole index")
+            return None, True
+
     def _once(self, say: Callable[[str], None]) -> Callable[[str], None]:
         """`say`, silent for lines the previous build said too."""
         before, self._told = self._told, set()
@@ -200,9 +205,9 @@ class Indexer:
         (loading the model for it only when the copy is missing: an up-to-date index needs none)."""
         if not self.settings.fast_query_encoder:
             return
-        from . import query_encoder
-
-        if self._embedder is None and query_encoder.exported(self.settings.cache_dir, self.settings.model):
+        if query_encoder.exported(self.settings.cache_dir, self.settings.model):
+            return
+        if not isinstance(self.embedder, Embedder):
             return
         query_encoder.export(self.settings.cache_dir, self.embedder)
 
@@ -220,19 +225,18 @@ class Indexer:
             return "settings changed (" + ", ".join(f"{k}: {have.get(k)!r} -> {wanted[k]!r}" for k in diff) + ")"
         return None
 
-    def _apply(self, writer, old, todo, gone, hashes, report, progress, say) -> None:
+    def _apply(self, writer: VersionWriter, plan: _Plan, snapshot: Snapshot | None, report, progress, say) -> None:
         # Load first: a changed file that no longer loads keeps its indexed version.
         t0 = time.perf_counter()
         docs: list[Document] = []
-        redo = {f.source for f in todo}
-        # Identical files would only repeat each other's quotes: index the first one.
-        seen = {sha: src for src, (_, sha) in old.items() if src not in redo and src not in gone}
-        for file in todo:
-            twin = seen.setdefault(hashes[file.source], file.source)
-            if twin != file.source:
+        old = plan.old
+        for file in plan.todo:
+            sha = plan.hashes[file.source]
+            twin = plan.twin(file.source, sha, snapshot)
+            if twin is not None:
                 loaded = Loaded(skipped=Skipped(file.source, f"same content as {twin}, which is indexed"))
             else:
-                loaded = load_file(file, hashes[file.source])
+                loaded = load_file(file, sha)
             for note in loaded.notes:
                 report.notes.append(f"{file.source}: {note}")
                 say(f"note: {file.source}: {note}")
@@ -242,16 +246,16 @@ class Indexer:
                 if file.source in old:
                     report.kept_old.append(file.source)
                 continue
-            docs.append(loaded.document)
+            docs.append(dataclasses.replace(loaded.document, stat=plan.stats[file.source]))
             (report.changed if file.source in old else report.added).append(file.source)
         for source in report.kept_old:
             say(f"kept the previously indexed version of {source}")
         report.timings["load"] = time.perf_counter() - t0
 
         t0 = time.perf_counter()
-        for source in gone + report.changed:
+        for source in plan.gone + report.changed:
             writer.remove_document(old[source][0])
-        report.removed = sorted(gone)
+        report.removed = sorted(plan.gone)
         report.timings["remove"] = time.perf_counter() - t0
 
         if docs and self._embedder is None:
@@ -362,3 +366,45 @@ class Indexer:
             report.chunks = manifest["counts"]["chunks"]
             report.sentences = manifest["counts"]["sentences"]
         report.seconds = time.perf_counter() - started
+
+
+@dataclass
+class _Plan:
+    """What an update has to do: the indexed documents in its scope and the corpus files."""
+
+    old: dict[str, tuple[int, str, str | None]]
+    """source -> (id, sha256, stat) of the indexed documents the update looks at."""
+    todo: list[CorpusFile]
+    """New files and files whose content changed."""
+    gone: list[str]
+    """Indexed sources whose files are gone."""
+    hashes: dict[str, str]
+    stats: dict[str, str | None]
+    leaving: set[str] = field(default_factory=set)
+    """Sources whose indexed version this update replaces or drops."""
+    _taken: dict[str, str] = field(default_factory=dict)
+
+    @classmethod
+    def of(cls, files: list[CorpusFile], snapshot: Snapshot | None, only: Collection[str] | None) -> _Plan:
+        stats = {f.source: file_stat(f) for f in files}  # before reading: a later change shows
+        scope = None if only is None else set(only) | {f.source for f in files}  # a sidecar's article too
+        old = snapshot.indexed(scope) if snapshot is not None else {}
+        hashes = {}
+        for f in files:  # an unchanged stat means unchanged bytes: a big corpus is not read again
+            known = old.get(f.source)
+            same = known is not None and stats[f.source] is not None and stats[f.source] == known[2]
+            hashes[f.source] = known[1] if same else fingerprint(f)
+        present = {f.source for f in files}
+        todo = [f for f in files if f.source not in old or old[f.source][1] != hashes[f.source]]
+        gone = [src for src in old if src not in present]
+        return cls(old, todo, gone, hashes, stats, {f.source for f in todo} | set(gone))
+
+    def twin(self, source: str, sha: str, snapshot: Snapshot | None) -> str | None:
+        """An indexed (or earlier in this update) file with the same content, if any: identical
+        files would only repeat each other's quotes, so the first one is indexed."""
+        if snapshot is not None:
+            for other in snapshot.sources_with_hash(sha):
+                if other not in self.leaving:
+                    return other
+        first = self._taken.setdefault(sha, source)
+        return None if first == source else first

@@ -1,11 +1,12 @@
-"""A fast-starting query encoder: the index's model exported to ONNX, run by ONNX Runtime.
+"""A fast-starting encoder: the index's model exported to ONNX, run by ONNX Runtime.
 
 Answering a question needs one short text embedded. Loading PyTorch and
 sentence-transformers for that takes most of a new process's start-up (about
 6 s on 2 cores); ONNX Runtime and the Rust tokenizer load in well under a
 second. So after a build that loaded the model, the indexer exports it once per
 machine into `Settings.cache_dir` and checks that it gives the same vectors as
-PyTorch; `QA.load` then embeds questions with it and loads PyTorch only to build.
+PyTorch. `QA.load` then embeds questions with it, and `qa index` the articles an
+update adds, so neither imports PyTorch; only a machine's first build needs it.
 
 Only models that are a transformer followed by mean pooling (and optionally
 normalisation) are exported; anything else, or any failure, keeps PyTorch.
@@ -20,10 +21,12 @@ import logging
 import shutil
 import uuid
 import warnings
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import numpy as np
+
+from .embedding import Embedded, EmbedInput, embed_in_batches, normalise, resolve_model_path
 
 log = logging.getLogger(__name__)
 
@@ -39,35 +42,66 @@ CHECK_TEXTS = (
 MIN_COSINE = 0.9999
 
 
-class OnnxQueryEncoder:
-    """`embed_queries` with the same vectors as `Embedder`, without PyTorch."""
+class OnnxEmbedder:
+    """The index's model run by ONNX Runtime: `embed_queries` for questions, and `embed` with
+    sentence spans for the articles an update adds, with the same vectors as `Embedder` (cosine
+    ≥ 0.9999, checked at export) and without importing PyTorch."""
 
-    def __init__(self, folder: Path, info: dict):
+    def __init__(self, folder: Path, info: dict, batch_size: int = 32):
         from tokenizers import Tokenizer
 
         self.name = info["model"]
         self.dim = int(info["dimension"])
         self.max_tokens = int(info["max_tokens"])
         self.normalize = bool(info["normalize"])
+        self.batch_size = batch_size
         self.tokenizer = Tokenizer.from_file(str(folder / TOKENIZER_FILE))
         self.tokenizer.no_padding()
         self.tokenizer.enable_truncation(self.max_tokens)
+        self._counter = Tokenizer.from_file(str(folder / TOKENIZER_FILE))  # whole texts: no truncation
+        self._counter.no_padding()
+        self._counter.no_truncation()
         self.session = cpu_session(folder / MODEL_FILE)
         self._inputs = {i.name for i in self.session.get_inputs()}
+
+    def count_tokens(self, texts: Sequence[str]) -> list[int]:
+        """Word pieces per text, without the model's special tokens."""
+        return [len(e.ids) for e in self._counter.encode_batch(list(texts), add_special_tokens=False)]
+
+    def token_spans(self, text: str) -> list[tuple[int, int]]:
+        """Character span of every word piece of `text`."""
+        return [tuple(span) for span in self._counter.encode(text, add_special_tokens=False).offsets]
 
     def embed_queries(self, texts: Sequence[str]) -> np.ndarray:
         out = np.zeros((len(texts), self.dim), dtype=np.float32)
         for row, text in enumerate(texts):  # one at a time: questions are short, no padding needed
             enc = self.tokenizer.encode(text)
             ids = np.asarray([enc.ids], dtype=np.int64)
-            feed = {"input_ids": ids, "attention_mask": np.ones_like(ids), "token_type_ids": np.zeros_like(ids)}
-            tokens = self.session.run(None, {k: v for k, v in feed.items() if k in self._inputs})[0]
-            out[row] = tokens[0].mean(axis=0)
-        if self.normalize:
-            norms = np.linalg.norm(out, axis=1, keepdims=True)
-            norms[norms == 0] = 1.0
-            out /= norms
-        return out
+            out[row] = self._tokens(ids, np.ones_like(ids))[0].mean(axis=0)
+        return normalise(out) if self.normalize else out
+
+    def embed(self, inputs: Sequence[EmbedInput], progress: Callable[[int], None] | None = None) -> Embedded:
+        """Embed texts and their spans, as `Embedder.embed` does."""
+        return embed_in_batches(inputs, self.batch_size, self.dim, self._run, progress)
+
+    def _run(self, texts: list[str]) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        encoded = self.tokenizer.encode_batch(texts)
+        width = max(len(e.ids) for e in encoded)
+        ids = np.zeros((len(texts), width), np.int64)
+        mask = np.zeros((len(texts), width), np.int64)
+        offsets = np.zeros((len(texts), width, 2), np.int64)
+        for row, e in enumerate(encoded):
+            ids[row, : len(e.ids)] = e.ids
+            mask[row, : len(e.ids)] = 1
+            offsets[row, : len(e.ids)] = e.offsets
+        tokens = self._tokens(ids, mask)
+        weights = mask[:, :, None].astype(np.float32)
+        pooled = (tokens * weights).sum(axis=1) / weights.sum(axis=1)  # the model's mean pooling
+        return pooled, tokens, offsets, mask.astype(bool)
+
+    def _tokens(self, ids: np.ndarray, mask: np.ndarray) -> np.ndarray:
+        feed = {"input_ids": ids, "attention_mask": mask, "token_type_ids": np.zeros_like(ids)}
+        return self.session.run(None, {k: v for k, v in feed.items() if k in self._inputs})[0]
 
 
 def cpu_session(model_file: Path):
@@ -85,13 +119,13 @@ def folder_for(cache_dir: Path, model: str) -> Path:
     return Path(cache_dir) / "onnx" / f"{readable}-{model_fingerprint(model)}"
 
 
-def load(cache_dir: Path, model: str) -> OnnxQueryEncoder | None:
+def load(cache_dir: Path, model: str, batch_size: int = 32) -> OnnxEmbedder | None:
     """The exported encoder for `model`, or None (then PyTorch is used)."""
     try:
         folder = folder_for(cache_dir, model)
         if not _exported(folder, model):
             return None
-        return OnnxQueryEncoder(folder, json.loads((folder / INFO_FILE).read_text(encoding="utf-8")))
+        return OnnxEmbedder(folder, json.loads((folder / INFO_FILE).read_text(encoding="utf-8")), batch_size)
     except Exception as exc:  # a damaged export must never stop questions: PyTorch still works
         log.warning("the ONNX query encoder for %s cannot be used (%s); using PyTorch", model, exc)
         return None
@@ -99,8 +133,6 @@ def load(cache_dir: Path, model: str) -> OnnxQueryEncoder | None:
 
 def model_fingerprint(model: str) -> str:
     """Changes when the model's files change: names and sizes, and the contents of the small ones."""
-    from .embedding import resolve_model_path
-
     path = resolve_model_path(model)
     h = hashlib.sha256()
     for f in sorted(p for p in path.rglob("*") if p.is_file()):
@@ -133,7 +165,7 @@ def export(cache_dir: Path, embedder) -> bool:
                 "normalize": plan["normalize"],
             }
             (tmp / INFO_FILE).write_text(json.dumps(info, indent=2), encoding="utf-8")
-            ours = OnnxQueryEncoder(tmp, info).embed_queries(CHECK_TEXTS)
+            ours = OnnxEmbedder(tmp, info).embed_queries(CHECK_TEXTS)
             cosine = float(np.min(np.sum(ours * embedder.embed_queries(CHECK_TEXTS), axis=1)))
             if cosine < MIN_COSINE:
                 log.warning("ONNX export of %s differs from PyTorch (cosine %.5f); not used", embedder.name, cosine)

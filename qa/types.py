@@ -19,6 +19,9 @@ class Document:
     sha256: str
     """Hash of the file's bytes plus its metadata sidecar: decides re-embedding."""
     meta: dict = field(default_factory=dict)
+    stat: str | None = None
+    """The file's (and sidecar's) size, inode and times when it was read (`corpus.file_stat`):
+    while they stay the same, `qa index` knows the file is unchanged without reading it."""
 
 
 @dataclass(frozen=True)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import os
 import threading
 from collections.abc import Callable
 from pathlib import Path
@@ -23,12 +24,14 @@ def _relevant(change_path: str) -> bool:
 
 def watch_corpus(
     corpus_dir: Path,
-    update: Callable[[], BuildReport],
+    update: Callable[[set[str] | None], BuildReport],
     stop: threading.Event,
     on_report: Callable[[BuildReport], None] | None = None,
 ) -> None:
-    """Run `update()` each time articles are added, changed or removed, until `stop` is set.
+    """Run `update(changed)` each time articles are added, changed or removed, until `stop` is set.
 
+    `changed` holds the corpus-relative paths the events named, so the update looks at
+    those files only; None (the catch-up when watching starts) means look at everything.
     watchfiles batches a burst of file events (a folder copied in) into one change set,
     so a hundred new files make one incremental build, not a hundred.
     """
@@ -37,17 +40,21 @@ def watch_corpus(
     corpus_dir = Path(corpus_dir)
     corpus_dir.mkdir(parents=True, exist_ok=True)
     live = False
+    roots = {str(corpus_dir.absolute()), str(corpus_dir.resolve())}
     for changes in watch(corpus_dir, stop_event=stop, debounce=800, step=200, rust_timeout=500, yield_on_timeout=True):
+        changed: set[str] | None = None
         if not changes:
             if live:
                 continue
             # The first quiet tick means the OS watcher is running: one catch-up
             # update covers whatever changed while it was starting.
             live = True
-        elif not any(_relevant(path) for _, path in changes):
-            continue
+        elif not any(_relevant(path) or not Path(path).suffix for _, path in changes):
+            continue  # (a path without a suffix may be a folder moved in or out)
+        else:
+            changed = _relative(roots, [path for _, path in changes])
         try:
-            report = update()
+            report = update(changed)
         except Exception as exc:  # a watcher must outlive one bad update
             log.error("index update failed: %s", exc)
             continue
@@ -56,8 +63,19 @@ def watch_corpus(
             on_report(report)
 
 
+def _relative(roots: set[str], paths: list[str]) -> set[str] | None:
+    """The paths relative to the corpus folder, or None if one lies outside it (look at everything)."""
+    out = set()
+    for path in paths:
+        root = next((r for r in roots if path.startswith(r + os.sep)), None)
+        if root is None:
+            return None
+        out.add(Path(os.path.relpath(path, root)).as_posix())
+    return out
+
+
 def start_watcher(
-    corpus_dir: Path, update: Callable[[], BuildReport], on_report=None
+    corpus_dir: Path, update: Callable[[set[str] | None], BuildReport], on_report=None
 ) -> tuple[threading.Thread, threading.Event]:
     stop = threading.Event()
     thread = threading.Thread(

@@ -313,3 +313,67 @@ def test_run_on_line_and_foreign_languages_are_indexed_verbatim(tmp_path, settin
     answer = qa.ask("Quand le gardien du phare a-t-il pris sa retraite ?")
     for c in answer.citations:
         assert (corpus / c.source).read_text(encoding="utf-8")[c.start : c.end] == c.quote
+
+
+def test_unchanged_files_are_not_read_again_and_a_changed_one_always_is(tmp_path, settings, embedder, monkeypatch):
+    """An unchanged size, inode and times mean unchanged bytes (git does the same); an edit that
+    keeps the size and puts the old modification time back still changes the change time."""
+    import os
+    import time
+
+    from qa import indexing
+
+    corpus, index = tmp_path / "corpus", tmp_path / "index"
+    copy_seed(corpus)
+    shutil.copytree(DATA / "bbc" / "business", corpus / "business")
+    time.sleep(1.1)  # a file written in the last second is hashed every time (its next write may keep the stat)
+    indexer = Indexer(settings, embedder)
+    indexer.build(corpus, index, progress=False)
+    read = []
+    hashed = indexing.fingerprint
+    monkeypatch.setattr(indexing, "fingerprint", lambda file: read.append(file.source) or hashed(file))
+    assert indexer.build(corpus, index, progress=False).version is None and read == []
+
+    path = sorted((corpus / "business").glob("*.txt"))[0]
+    before = path.stat()
+    path.write_bytes(path.read_bytes().replace(b"the", b"tha", 1))
+    os.utime(path, ns=(before.st_atime_ns, before.st_mtime_ns))
+    assert path.stat().st_size == before.st_size and path.stat().st_mtime_ns == before.st_mtime_ns
+    report = indexer.build(corpus, index, progress=False)
+    assert report.changed == [f"business/{path.name}"] and read == [f"business/{path.name}"]
+
+
+def test_an_update_of_the_paths_a_watcher_saw_looks_at_those_only(tmp_path, settings, embedder):
+    """`only` (the folder watcher's events): new, changed, deleted files and folders, a changed
+    sidecar's article, and an identical copy of an indexed file elsewhere; nothing else is read."""
+    corpus, index = tmp_path / "corpus", tmp_path / "index"
+    copy_seed(corpus)
+    shutil.copytree(DATA / "bbc" / "business", corpus / "business")
+    shutil.copytree(DATA / "bbc" / "tech", corpus / "tech")
+    indexer = Indexer(settings, embedder)
+    total = indexer.build(corpus, index, progress=False).documents
+
+    (corpus / "lighthouse.txt").write_text(NEW_ARTICLE, encoding="utf-8")
+    (corpus / "unseen.txt").write_text("Unseen\n\nThe watcher never reported this file.\n", encoding="utf-8")
+    report = indexer.build(corpus, index, progress=False, only={"lighthouse.txt"})
+    assert report.added == ["lighthouse.txt"] and report.unchanged == 0
+
+    copy = corpus / "copies" / "business-copy.txt"
+    copy.parent.mkdir()
+    shutil.copy(next((corpus / "business").glob("*.txt")), copy)
+    sidecar = corpus / "lighthouse.meta.json"
+    sidecar.write_text('{"title": "Skerry Rock light"}', encoding="utf-8")
+    report = indexer.build(corpus, index, progress=False, only={"copies", sidecar.name})
+    assert report.changed == ["lighthouse.txt"] and report.added == []
+    assert [s.source for s in report.skipped] == ["copies/business-copy.txt"]  # same content as the original
+
+    shutil.rmtree(corpus / "tech")
+    report = indexer.build(corpus, index, progress=False, only={"tech"})
+    assert report.removed and all(src.startswith("tech/") for src in report.removed)
+    qa = QA.load(index, embedder=embedder)
+    sources = {d.source for d in qa.snapshot.documents()}
+    assert "unseen.txt" not in sources and not any(s.startswith("tech/") for s in sources)
+    assert len(sources) == total + 1 - len(report.removed)
+    assert qa.snapshot.check() == []
+    # A full look (what `qa index` does) finds the file no event named.
+    assert indexer.build(corpus, index, progress=False).added == ["unseen.txt"]

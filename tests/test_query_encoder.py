@@ -23,7 +23,7 @@ def cache(tmp_path_factory, embedder):
 
 def test_export_gives_the_pytorch_vectors(cache, embedder):
     encoder = qe.load(cache, embedder.name)
-    assert isinstance(encoder, qe.OnnxQueryEncoder) and encoder.dim == embedder.dim
+    assert isinstance(encoder, qe.OnnxEmbedder) and encoder.dim == embedder.dim
     ours, torch = encoder.embed_queries(QUESTIONS), embedder.embed_queries(QUESTIONS)
     assert np.min(np.sum(ours * torch, axis=1)) > 0.9999
     info = json.loads((qe.folder_for(cache, embedder.name) / qe.INFO_FILE).read_text())
@@ -33,14 +33,14 @@ def test_export_gives_the_pytorch_vectors(cache, embedder):
 
 def test_qa_load_answers_with_it_and_loads_pytorch_only_to_build(cache, seed_index, seed_qa, settings):
     qa = QA.load(seed_index, settings=settings.replace(cache_dir=cache))
-    assert isinstance(qa.encoder, qe.OnnxQueryEncoder) and qa._embedder is None
+    assert isinstance(qa.encoder, qe.OnnxEmbedder) and qa._embedder is None
     question = "What did Russia announce on Mar. 25?"
     fast, torch = qa.ask(question), seed_qa.ask(question)
     assert [c.to_dict() for c in fast.citations] == [c.to_dict() for c in torch.citations]
     assert qa._embedder is None
 
     off = QA.load(seed_index, settings=settings.replace(cache_dir=cache, fast_query_encoder=False))
-    assert not isinstance(off.encoder, qe.OnnxQueryEncoder)
+    assert not isinstance(off.encoder, qe.OnnxEmbedder)
 
 
 def test_damaged_export_falls_back_to_pytorch(cache, seed_index, embedder, tmp_path, settings, caplog):
@@ -51,7 +51,7 @@ def test_damaged_export_falls_back_to_pytorch(cache, seed_index, embedder, tmp_p
     assert qe.load(broken, embedder.name) is None
     assert "cannot be used" in caplog.text
     qa = QA.load(seed_index, settings=settings.replace(cache_dir=broken))
-    assert not isinstance(qa.encoder, qe.OnnxQueryEncoder)
+    assert not isinstance(qa.encoder, qe.OnnxEmbedder)
     assert not qa.ask("What did Russia announce on Mar. 25?").refused
 
 
@@ -88,6 +88,50 @@ def test_a_question_asked_before_any_export_leaves_one(seed_index, tmp_path, set
     fresh = settings.replace(cache_dir=tmp_path / "cache")
     assert not qe.exported(fresh.cache_dir, fresh.model)
     qa = QA.load(seed_index, settings=fresh)
-    assert isinstance(qa.encoder, qe.OnnxQueryEncoder) and qe.exported(fresh.cache_dir, fresh.model)
+    assert isinstance(qa.encoder, qe.OnnxEmbedder) and qe.exported(fresh.cache_dir, fresh.model)
     assert not qa.ask("What did Russia announce on Mar. 25?").refused
     assert QA.load(seed_index, settings=fresh)._embedder is None
+
+
+def test_it_embeds_articles_like_pytorch_chunks_sentences_and_word_pieces(cache, embedder):
+    """What an update embeds with it: the same word-piece counts and spans (chunking is the
+    same), the same chunk vectors and the same late-chunked sentence vectors."""
+    from conftest import SEED
+
+    from qa.embedding import EmbedInput
+
+    encoder = qe.load(cache, embedder.name)
+    text = SEED.read_text(encoding="utf-8")[:3000]
+    pieces = [text[:400], text[400:1500], "Quand le gardien du phare a-t-il pris sa retraite ?", text[1500:]]
+    assert encoder.count_tokens(pieces) == embedder.count_tokens(pieces)
+    assert encoder.token_spans(pieces[1]) == embedder.token_spans(pieces[1])
+    inputs = [EmbedInput(p, [(0, 40), (41, 120)]) for p in pieces]
+    ours, torch = encoder.embed(inputs), embedder.embed(inputs)
+    assert np.min(np.sum(ours.vectors * torch.vectors, axis=1)) > 0.9999
+    for a, b in zip(ours.span_vectors, torch.span_vectors, strict=True):
+        assert a.shape == b.shape == (2, embedder.dim) and np.min(np.sum(a * b, axis=1)) > 0.9999
+
+
+def test_an_update_embeds_without_importing_pytorch(cache, seed_corpus, seed_index, tmp_path, settings):
+    """`qa index` adding an article on a machine with the export: no PyTorch in the process."""
+    import os
+    import subprocess
+    import sys
+
+    from conftest import ROOT
+
+    corpus, index = tmp_path / "corpus", tmp_path / "index"
+    shutil.copytree(seed_corpus, corpus)
+    shutil.copytree(seed_index, index)
+    (corpus / "ferry.txt").write_text("Ferry news\n\nThe ferry to Islay leaves at 18:40 from Monday.\n")
+    code = (
+        "import sys; from qa.cli import main; "
+        f"rc = main(['index', '--corpus', {str(corpus)!r}, '--index', {str(index)!r}, '-q']); "
+        "sys.exit(rc or 10 * ('torch' in sys.modules))"
+    )
+    env = dict(os.environ, QA_CACHE_DIR=str(cache))
+    done = subprocess.run([sys.executable, "-c", code], cwd=ROOT, env=env, capture_output=True, timeout=120)
+    assert done.returncode == 0, done.stderr.decode()[-1500:]
+    assert b"+1 added" in done.stdout
+    qa = QA.load(index, settings=settings.replace(cache_dir=cache))
+    assert "18:40" in qa.ask("When does the ferry to Islay leave?").citations[0].quote

@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from qa.store import segments as segments_module
 from qa.store.faiss_index import index_description, ivf_lists, search_parameters
 from qa.store.segments import Segment, SegmentSet, merge_plan, merged_index, new_index, write_segment
 
@@ -29,7 +30,12 @@ def test_layout_follows_size(settings):
 
 
 @pytest.mark.parametrize("deleted", [5, 400])  # filtered after the search / skipped by FAISS itself
-def test_search_over_segments_equals_one_exact_search_without_the_tombstones(tmp_path, settings, deleted):
+@pytest.mark.parametrize("small", [True, False], ids=["stacked", "faiss"])
+def test_search_over_segments_equals_one_exact_search_without_the_tombstones(
+    tmp_path, settings, deleted, small, monkeypatch
+):
+    if not small:  # every segment searched by FAISS on its own, as big ones are
+        monkeypatch.setattr(segments_module, "SMALL_SEGMENT", 0)
     vectors = unit_vectors(3000)
     parts = [(0, 2000), (2000, 2900), (2900, 3000)]
     segments = [segment(tmp_path, f"s{i}.faiss", range(a, b), vectors[a:b], settings) for i, (a, b) in enumerate(parts)]

@@ -71,10 +71,11 @@ class ChatApp:
 
     # -- engine calls ------------------------------------------------------
 
-    def update_index(self) -> BuildReport:
-        """Incremental update; questions keep being answered from the old snapshot meanwhile."""
+    def update_index(self, changed: set[str] | None = None) -> BuildReport:
+        """Incremental update (of the `changed` corpus paths only, when given); questions keep
+        being answered from the old snapshot meanwhile."""
         with self._build_lock:
-            report = self.qa.build_index(self.corpus_dir, progress=False, wait=300, on_message=self._note)
+            report = self.qa.build_index(self.corpus_dir, progress=False, wait=300, on_message=self._note, only=changed)
         if report.changed_anything:
             self._note(f"index updated: {report.summary()}")
         return report

@@ -58,6 +58,7 @@ CREATE TABLE documents (
     source  TEXT NOT NULL,
     title   TEXT NOT NULL,
     sha256  TEXT NOT NULL,
+    stat    TEXT,                               -- corpus.file_stat when read: unchanged means same bytes
     meta    TEXT NOT NULL,
     text    TEXT NOT NULL,
     added   TEXT NOT NULL,
@@ -66,6 +67,7 @@ CREATE TABLE documents (
 );
 CREATE UNIQUE INDEX documents_live ON documents (source) WHERE until IS NULL;
 CREATE INDEX documents_by_source ON documents (source);
+CREATE INDEX documents_by_sha ON documents (sha256);
 CREATE INDEX documents_since ON documents (since);
 CREATE INDEX documents_until ON documents (until) WHERE until IS NOT NULL;
 CREATE TABLE sentences (

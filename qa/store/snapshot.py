@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import sqlite3
 import threading
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -179,6 +179,23 @@ class Snapshot:
 
     def document_by_source(self, source: str) -> tuple[int, str, str] | None:
         return self.db.execute("SELECT id, title, text FROM documents WHERE source = ?", (source,)).fetchone()
+
+    def indexed(self, paths: Collection[str] | None = None) -> dict[str, tuple[int, str, str | None]]:
+        """source -> (id, sha256, the file's stat when read) of the documents this version holds;
+        with `paths`, only those sources and the ones under them as folders."""
+        query = "SELECT id, source, sha256, stat FROM documents"
+        if paths is None:
+            rows = self.db.execute(query).fetchall()
+        else:
+            rows = []
+            for path in paths:  # "0" sorts right after "/": the range is everything under path/
+                where = " WHERE source = ? OR (source > ? AND source < ?)"
+                rows += self.db.execute(query + where, (path, path + "/", path + "0")).fetchall()
+        return {src: (doc_id, sha, stat) for doc_id, src, sha, stat in rows}
+
+    def sources_with_hash(self, sha256: str) -> list[str]:
+        """The sources whose content has this fingerprint (an identical file is indexed once)."""
+        return [r[0] for r in self.db.execute("SELECT source FROM documents WHERE sha256 = ?", (sha256,))]
 
     def check(self) -> list[str]:
         """Deep consistency check (slow on big indexes); an empty list means all is well."""

@@ -87,11 +87,12 @@ class VersionWriter:
         """Insert a document with its sentences (start, end, vector), chunks (start, end, first
         and last sentence) and one vector per chunk."""
         cur = self.db.execute(
-            "INSERT INTO documents (source, title, sha256, meta, text, added, since) VALUES (?,?,?,?,?,?,?)",
+            "INSERT INTO documents (source, title, sha256, stat, meta, text, added, since) VALUES (?,?,?,?,?,?,?,?)",
             (
                 doc.source,
                 doc.title,
                 doc.sha256,
+                doc.stat,
                 json.dumps(doc.meta, ensure_ascii=False),
                 doc.text,
                 self._now,
@@ -120,10 +121,6 @@ class VersionWriter:
         self.counts["chunks"] += len(ids)
         self.counts["sentences"] += len(sentences)
 
-    @property
-    def changed(self) -> bool:
-        return bool(self._new_ids or self._tombstones)
-
     # -- publication -------------------------------------------------------
 
     def commit(self, fields: dict) -> dict:
@@ -143,7 +140,7 @@ class VersionWriter:
             serial += 1
             return f"s{self.number:06d}-{serial}.faiss"
 
-        counts = {n: len(ids) for n, ids in deleted.items()}
+        counts = {n: len(gone) for n, gone in deleted.items()}
         chosen = (
             [e["name"] for e in entries] if self.compact else merge_plan(entries, counts, self.settings.max_segments)
         )
@@ -269,4 +266,3 @@ def purge(db: sqlite3.Connection, oldest_kept: int, kept_segments: set[str]) -> 
     forget_documents(db, "until IS NOT NULL AND until <= ?", (oldest_kept,))
     db.execute(f"DELETE FROM tombstones WHERE segment NOT IN ({marks})", names)
     db.execute("COMMIT")
-    db.execute("PRAGMA wal_checkpoint(PASSIVE)")
