@@ -31,7 +31,7 @@ import numpy as np
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from update import folder_bytes, written  # noqa: E402
+from update import checkpoint, folder_bytes, written  # noqa: E402
 
 from qa import QA  # noqa: E402
 from qa.chunking import split_sentences  # noqa: E402
@@ -126,6 +126,19 @@ print(json.dumps({"load_s": loaded, "first_answer_s": first, "rss_kb": int(statu
 """
 
 
+_PROCESS = """
+import json, sys, time
+t0 = time.perf_counter()
+sys.path.insert(0, sys.argv[3])
+from big import StandInEmbedder
+from qa import Settings
+from qa.indexing import Indexer
+embedder = StandInEmbedder()
+report = Indexer(Settings(model=embedder.name, fast_query_encoder=False), embedder).build(sys.argv[1], sys.argv[2], progress=False)
+print(json.dumps({"s": time.perf_counter() - t0, "report": report.summary(), "torch": "torch" in sys.modules}))
+"""
+
+
 def percentiles(times: list[float]) -> dict:
     ms = sorted(t * 1000 for t in times)
     return {"p50_ms": round(statistics.median(ms), 2), "p95_ms": round(ms[int(0.95 * (len(ms) - 1))], 2)}
@@ -138,17 +151,30 @@ def main() -> None:
     ap.add_argument("--work", type=Path, default=WORK / "big")
     ap.add_argument("--out", type=Path, default=ROOT / "bench/results/big.json")
     ap.add_argument("--questions", type=int, default=200)
+    ap.add_argument("--reuse", action="store_true", help="measure the index a previous run left (no build)")
     args = ap.parse_args()
 
     corpus, index = args.work / "corpus", args.work / "index"
+    embedder = StandInEmbedder()
+    settings = Settings(model=embedder.name, fast_query_encoder=False, index_dir=index)
+    indexer = Indexer(settings, embedder)
+    if args.reuse:
+        pool = make_corpus(args.bbc, args.work / "unused", 0)
+        result = json.loads(args.out.read_text())
+        result.pop("updates", None)
+    else:
+        result = build(args, corpus, index, indexer, embedder)
+        pool = result.pop("pool")
+    measure(args, corpus, index, indexer, embedder, settings, pool, result)
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(json.dumps(result, indent=2) + "\n")
+
+
+def build(args, corpus: Path, index: Path, indexer: Indexer, embedder: StandInEmbedder) -> dict:
     shutil.rmtree(args.work, ignore_errors=True)
     t0 = time.perf_counter()
     pool = make_corpus(args.bbc, corpus, args.articles)
     print(f"{args.articles:,} articles written in {time.perf_counter() - t0:.0f} s", flush=True)
-
-    embedder = StandInEmbedder()
-    settings = Settings(model=embedder.name, fast_query_encoder=False, index_dir=index)
-    indexer = Indexer(settings, embedder)
     t0 = time.perf_counter()
     report = indexer.build(corpus, index, progress=True)
     build_s = time.perf_counter() - t0
@@ -165,7 +191,10 @@ def main() -> None:
         "disk_bytes": folder_bytes(index),
     }
     print(json.dumps(result, indent=2), flush=True)
+    return result | {"pool": pool}
 
+
+def measure(args, corpus, index, indexer, embedder, settings, pool, result) -> None:
     rng = random.Random(3)
     questions = [" ".join(s.split()[:10]) + "?" for s in rng.sample(pool, args.questions)]
     cold = subprocess.run(
@@ -194,27 +223,62 @@ def main() -> None:
     existing = corpus / "001" / "001500.txt"
     original = existing.read_bytes()
     steps = {
-        "nothing to do": lambda: None,
-        "add one article": lambda: one.write_text("Story new\n\n" + " ".join(rng.sample(pool, 40)) + "\n"),
-        "change one article": lambda: existing.write_bytes(original + b"\nThis story was updated.\n"),
-        "delete one article": lambda: one.unlink(),
+        "nothing to do": (lambda: None, set()),
+        "add one article": (lambda: one.write_text("Story new\n\n" + " ".join(rng.sample(pool, 40)) + "\n"), {one}),
+        "change one article": (lambda: existing.write_bytes(original + b"\nThis story was updated.\n"), {existing}),
+        "delete one article": (lambda: one.unlink(), {one}),
     }
     result["updates"] = {}
-    for name, change in steps.items():
-        change()
-        before_disk, before_io = folder_bytes(index), written()
-        t1 = time.perf_counter()
-        step = indexer.build(corpus, index, progress=False)
-        result["updates"][name] = {
-            "s": round(time.perf_counter() - t1, 3),
-            "written_bytes": written() - before_io,
-            "folder_growth": round(folder_bytes(index) / before_disk, 4),
-            "report": step.summary(),
-            "stages_s": {k: round(v, 3) for k, v in step.timings.items()},
-        }
-        print(name, result["updates"][name], flush=True)
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps(result, indent=2) + "\n")
+    indexer.build(corpus, index, progress=False)  # warm: loads the segments once, as a running server has
+    for name, (change, paths) in steps.items():
+        if name == "delete one article":  # something to delete, indexed first
+            _undo(name, one, existing, original, pool, rng)
+            indexer.build(corpus, index, progress=False)
+        row = {}
+        for how in ("full look", "watched paths"):
+            change()
+            only = {p.relative_to(corpus).as_posix() for p in paths} if how == "watched paths" else None
+            checkpoint(index)
+            before_disk, before_io = folder_bytes(index), written()
+            t1 = time.perf_counter()
+            step = indexer.build(corpus, index, progress=False, only=only)
+            seconds = time.perf_counter() - t1
+            checkpoint(index)
+            row[how] = {
+                "s": round(seconds, 3),
+                "written_bytes": written() - before_io,
+                "folder_growth": round(folder_bytes(index) / before_disk, 4),
+                "report": step.summary(),
+                "stages_s": {k: round(v, 3) for k, v in step.timings.items()},
+            }
+            if name == "nothing to do":
+                continue
+            _undo(name, one, existing, original, pool, rng)  # back, so the second way redoes the same change
+            indexer.build(corpus, index, progress=False)
+        if name in ("add one article", "nothing to do"):  # a new process: what `qa index` costs
+            change()
+            child = subprocess.run(
+                [sys.executable, "-c", _PROCESS, str(corpus), str(index), str(ROOT / "bench")],
+                capture_output=True, text=True, check=True,
+            )  # fmt: skip
+            row["as a process"] = json.loads(child.stdout.strip().splitlines()[-1])
+            if name != "nothing to do":
+                _undo(name, one, existing, original, pool, rng)
+                indexer.build(corpus, index, progress=False)
+        result["updates"][name] = row
+        print(name, row, flush=True)
+    existing.write_bytes(original)
+    one.unlink(missing_ok=True)
+    indexer.build(corpus, index, progress=False)
+
+
+def _undo(name, one, existing, original, pool, rng) -> None:
+    if name == "add one article":
+        one.unlink()
+    elif name == "change one article":
+        existing.write_bytes(original)
+    elif name == "delete one article":
+        one.write_text("Story new\n\n" + " ".join(rng.sample(pool, 40)) + "\n")
 
 
 if __name__ == "__main__":

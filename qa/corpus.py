@@ -27,10 +27,15 @@ SIDECAR_SUFFIX = ".meta.json"
 
 @dataclass(frozen=True)
 class CorpusFile:
-    path: Path
+    location: str
+    """Where the file is (a string: a Path for each of a million files costs seconds per scan)."""
     source: str
     """Path relative to the corpus root, forward slashes: the document's id."""
     sidecar: Path | None
+
+    @property
+    def path(self) -> Path:
+        return Path(self.location)
 
 
 @dataclass(frozen=True)
@@ -78,31 +83,31 @@ def discover(
     files: list[CorpusFile] = []
     skipped: list[Skipped] = []
     other: list[str] = []
-    # Strings, not Paths, for sorting and sets: pathlib's comparisons dominate a big corpus's scan.
-    names = sorted({str(p) for p in (_walk(root) if only is None else _changed(root, only))})
+    # Strings, not Paths: pathlib's parsing and comparisons would dominate a big corpus's scan.
+    names = sorted(set(_walk(str(root)) if only is None else (str(p) for p in _changed(root, only))))
     listed = set(names)
     articles = {os.path.splitext(n)[0] for n in names if not n.endswith(SIDECAR_SUFFIX)}
     prefix = len(str(root)) + 1
     for name in names:
-        path = Path(name)
         rel = name[prefix:].replace(os.sep, "/")
         if name.endswith(SIDECAR_SUFFIX):
             if name[: -len(SIDECAR_SUFFIX)] not in articles:
                 skipped.append(Skipped(rel, "metadata file with no article of the same name beside it"))
             continue
-        if path.suffix.lower() not in SUPPORTED_SUFFIXES:
+        stem, suffix = os.path.splitext(name)
+        if suffix.lower() not in SUPPORTED_SUFFIXES:
             other.append(rel)
             continue
         try:
-            info = path.lstat()  # one system call per plain file: big corpora scan fast
+            info = os.lstat(name)  # one system call per plain file
             link = stat.S_ISLNK(info.st_mode)
-            if link and not path.exists():
+            if link and not os.path.exists(name):
                 skipped.append(Skipped(rel, "broken symbolic link: its target is missing"))
                 continue
-            if link and not path.resolve().is_relative_to(real_root):
+            if link and not Path(name).resolve().is_relative_to(real_root):
                 skipped.append(Skipped(rel, "symbolic link to a file outside the corpus folder"))
                 continue
-            size = path.stat().st_size if link else info.st_size
+            size = os.stat(name).st_size if link else info.st_size
         except OSError as exc:
             skipped.append(Skipped(rel, f"cannot read ({exc.strerror})"))
             continue
@@ -111,9 +116,9 @@ def discover(
                 Skipped(rel, f"larger than the {file_size(settings.max_file_bytes)} limit ({file_size(size)})")
             )
             continue
-        sidecar = path.with_name(path.stem + SIDECAR_SUFFIX)
-        has_sidecar = str(sidecar) in listed if only is None else sidecar.is_file()
-        files.append(CorpusFile(path, rel, sidecar if has_sidecar else None))
+        sidecar = stem + SIDECAR_SUFFIX
+        has_sidecar = sidecar in listed if only is None else os.path.isfile(sidecar)
+        files.append(CorpusFile(name, rel, Path(sidecar) if has_sidecar else None))
     return files, skipped, other
 
 
@@ -132,7 +137,7 @@ def _changed(root: Path, only: Collection[str]) -> Iterator[Path]:
         if any(part.startswith(".") for part in Path(rel).parts):
             continue
         if path.is_dir() and not path.is_symlink():
-            yield from _walk(path)
+            yield from map(Path, _walk(str(path)))
         elif path.is_file() or path.is_symlink():
             yield path
         if path.name.endswith(SIDECAR_SUFFIX):
@@ -140,15 +145,15 @@ def _changed(root: Path, only: Collection[str]) -> Iterator[Path]:
             yield from (p for p in path.parent.glob(glob.escape(stem) + ".*") if p.stem == stem and p.is_file())
 
 
-def _walk(root: Path) -> Iterator[Path]:
+def _walk(root: str) -> Iterator[str]:
     with os.scandir(root) as entries:  # the directory listing says what is a folder: no stat per file
         for entry in entries:
             if entry.name.startswith("."):
                 continue  # hidden files, editor swap files, our own temp files
             if entry.is_dir(follow_symlinks=False):
-                yield from _walk(Path(entry.path))
+                yield from _walk(entry.path)
             elif entry.is_file() or entry.is_symlink():
-                yield Path(entry.path)  # a broken link too, so that it is reported rather than silently missing
+                yield entry.path  # a broken link too, so that it is reported rather than silently missing
 
 
 def file_stat(file: CorpusFile) -> str | None:
@@ -157,11 +162,11 @@ def file_stat(file: CorpusFile) -> str | None:
     again (git's index does the same). None for a file written in the last second, whose
     next write could leave every field as it is; it is hashed every time until then."""
     parts = []
-    for path in (file.path, file.sidecar):
+    for path in (file.location, file.sidecar):
         if path is None:
             continue
         try:
-            st = path.stat()
+            st = os.stat(path)
         except OSError:
             return None
         if time.time_ns() - max(st.st_mtime_ns, st.st_ctime_ns) < RECENT_NS:
@@ -228,7 +233,7 @@ def add_file(corpus_dir: Path, name: str, data: bytes, settings: Settings) -> Ad
         return Added(None, f"{name}: not added: no text to index")
     digest = hashlib.sha256(data).hexdigest()
     corpus_dir.mkdir(parents=True, exist_ok=True)
-    for path in _walk(corpus_dir):
+    for path in map(Path, _walk(str(corpus_dir))):
         same_size = path.suffix.lower() in SUPPORTED_SUFFIXES and path.stat().st_size == len(data)
         if same_size and hashlib.sha256(path.read_bytes()).hexdigest() == digest:
             existing = path.relative_to(corpus_dir).as_posix()

@@ -112,6 +112,7 @@ class QA:
             )
         encoder = encoder or embedder
         snapshot = store.open(expect_model=settings.model, expect_dim=encoder.dim)
+        snapshot.vectors  # noqa: B018 -- read the segments now, not at the first question
         return cls(settings, snapshot, embedder, encoder, llm=llm)
 
     @property
@@ -189,6 +190,7 @@ class QA:
         if store.current_version() == self._snapshot.version:
             return False
         fresh = store.open(expect_model=self.settings.model, expect_dim=self.encoder.dim, reuse=self._snapshot.segments)
+        fresh.vectors  # noqa: B018 -- read its new segments here, not in the next question
         # The next build from this QA (the chat's watcher) keeps how that version was made.
         self.settings = self.settings.replace(**built_with(fresh.manifest))
         with self._swap:

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from .config import Settings
-from .lexical import content_words, with_spellings
+from .lexical import content_words, stems, with_spellings
 from .store import Snapshot
 from .types import Passage
 
@@ -36,7 +36,7 @@ class Retriever:
         if query_vector is None:
             query_vector = self.embed_query(question)
         dense = self.snapshot.search_dense(query_vector, s.candidates, nprobe=s.ivf_nprobe)
-        lexical = self.snapshot.search_lexical(with_spellings(content_words(question)), s.candidates)
+        lexical = self.snapshot.search_lexical(self._affordable(with_spellings(content_words(question))), s.candidates)
 
         fused: dict[int, float] = {}
         dense_rank: dict[int, int] = {}
@@ -80,6 +80,23 @@ class Retriever:
                 )
             )
         return Retrieved(passages, query_vector)
+
+    def _affordable(self, terms: list[str]) -> list[str]:
+        """The rarest `terms` whose chunks add up to `lexical_max_matches` (all of them in an
+        index that small): common words cost most in BM25 and weigh least in its score."""
+        budget = self.settings.lexical_max_matches
+        if len(terms) <= 1 or self.snapshot.counts["chunks"] <= budget:
+            return terms
+        stemmed = stems(terms)
+        freq = self.snapshot.doc_freq(sorted(set(stemmed)))
+        kept, total = [], 0
+        for i in sorted(range(len(terms)), key=lambda i: freq.get(stemmed[i], 0)):
+            n = freq.get(stemmed[i], 0)
+            if kept and total + n > budget:
+                break
+            kept.append(terms[i])
+            total += n
+        return kept
 
 
 def _mmr(relevance: list[float], vectors: np.ndarray, k: int, lam: float) -> list[int]:

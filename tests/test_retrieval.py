@@ -42,3 +42,21 @@ def test_mmr_keeps_k_and_the_best(seed_qa):
     plain = Retriever(seed_qa.snapshot, None, seed_qa.settings).search("Japan-U.S. alliance", 4, vector).passages
     diverse = Retriever(seed_qa.snapshot, None, settings).search("Japan-U.S. alliance", 4, vector).passages
     assert len(diverse) == 4 and diverse[0].chunk_id == plain[0].chunk_id
+
+
+def test_a_big_index_leaves_its_commonest_words_out_of_bm25(seed_qa):
+    """Above `lexical_max_matches` chunks, the lexical query keeps the rarest words whose chunks
+    fit the budget (BM25 scores every matching chunk); below it, every word is searched."""
+    from qa.retrieval import Retriever
+
+    snap = seed_qa.snapshot
+    words = ["japan", "russia", "okinawa"]
+    freq = snap.doc_freq(words)
+    assert freq["okinawa"] < freq["japan"] and freq["okinawa"] < freq["russia"]
+    whole = Retriever(snap, None, seed_qa.settings)
+    assert whole._affordable(words) == words  # 12 chunks: far below the budget
+    tight = Retriever(snap, None, seed_qa.settings.replace(lexical_max_matches=freq["okinawa"]))
+    assert tight._affordable(words) == ["okinawa"]  # the rarest is always kept
+    embed = lambda q: seed_qa.encoder.embed_queries([q])[0]  # noqa: E731
+    passages = Retriever(snap, embed, tight.settings).search("Japan Russia Okinawa", k=3).passages
+    assert any("Okinawa" in p.text for p in passages)

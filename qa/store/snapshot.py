@@ -78,23 +78,38 @@ class Snapshot:
         self.number = version_number(self.version)
         self.path = root / manifest["metadata"]
         self._local = threading.local()
-        segments = []
+        self._reuse = {e["name"]: (reuse or {}).get(e["name"]) for e in manifest["segments"]}
         for entry in manifest["segments"]:
-            shared = (reuse or {}).get(entry["name"])
-            segments.append(shared if shared is not None else _load_segment(root, entry))
-        tombstones = read_tombstones(self.db, self.number)
-        self.vectors = SegmentSet(segments, tombstones, manifest["dimension"])
-        self._check_counts()
+            if self._reuse[entry["name"]] is None:
+                _check_segment_file(root, entry)  # a missing or truncated file is refused now
+        self._vectors: SegmentSet | None = None
+        self._loading = threading.Lock()
+        self.db  # noqa: B018 -- the metadata opens now: a damaged file is refused at once
 
-    def _check_counts(self) -> None:
+    @property
+    def vectors(self) -> SegmentSet:
+        """The version's live vectors, read on first use: an update that only adds articles, or
+        finds nothing to do, never reads the big segments (QA.load reads them at once)."""
+        if self._vectors is None:
+            with self._loading:
+                if self._vectors is None:
+                    segments = [
+                        self._reuse[e["name"]] or _load_segment(self.root, e) for e in self.manifest["segments"]
+                    ]
+                    vectors = SegmentSet(segments, read_tombstones(self.db, self.number), self.manifest["dimension"])
+                    self._check_counts(vectors)
+                    self._vectors = vectors
+        return self._vectors
+
+    def _check_counts(self, vectors: SegmentSet) -> None:
         m = self.manifest
-        for s in self.vectors.segments:
+        for s in vectors.segments:
             if s.index.d != m["dimension"] or s.ntotal != s.info["vectors"]:
                 raise IndexCorrupt(
                     f"{self.version}: segment {s.name} holds {s.ntotal} vectors of dimension {s.index.d}, "
                     f"the manifest says {s.info['vectors']} of {m['dimension']}; {REBUILD_HINT}"
                 )
-        live = self.vectors.ntotal
+        live = vectors.ntotal
         if live != m["counts"]["chunks"]:
             raise IndexCorrupt(
                 f"{self.version}: the segments hold {live} live vectors, the manifest counts "
@@ -128,8 +143,10 @@ class Snapshot:
 
     @property
     def segments(self) -> dict[str, Segment]:
-        """This version's loaded segments by name (a newer snapshot reuses the unchanged ones)."""
-        return {s.name: s for s in self.vectors.segments}
+        """The segments of this version already in memory, by name (a newer snapshot reuses them)."""
+        if self._vectors is not None:
+            return {s.name: s for s in self._vectors.segments}
+        return {name: s for name, s in self._reuse.items() if s is not None}
 
     # -- counts and listings -----------------------------------------------
 
@@ -240,13 +257,21 @@ class Snapshot:
         if not terms or k <= 0:
             return []
         match = " OR ".join('"' + t.replace('"', '""') + '"' for t in terms)
-        # The full-text table holds newer versions' chunks too: keep this version's.
-        rows = self.db.execute(
-            "SELECT f.rowid, bm25(chunks_fts) AS s FROM chunks_fts f JOIN chunks c ON c.id = f.rowid "
-            "WHERE chunks_fts MATCH ? ORDER BY s LIMIT ?",
-            (match, k),
-        ).fetchall()
-        return [(int(r), -float(s)) for r, s in rows]
+        # The full-text table also holds chunks of the version before and of one being written:
+        # rank first (joining every match with its document would cost more than BM25 itself),
+        # then keep this version's, asking for more in the rare case too few remain.
+        limit = k + 16
+        while True:
+            rows = self.db.execute(
+                "SELECT rowid, bm25(chunks_fts) AS s FROM chunks_fts WHERE chunks_fts MATCH ? ORDER BY s LIMIT ?",
+                (match, limit),
+            ).fetchall()
+            marks = ",".join("?" * len(rows))
+            mine = {r[0] for r in self.db.execute(f"SELECT id FROM chunks WHERE id IN ({marks})", [r[0] for r in rows])}
+            hits = [(int(r), -float(s)) for r, s in rows if r in mine]
+            if len(hits) >= k or len(rows) < limit:
+                return hits[:k]
+            limit *= 4
 
     def doc_freq(self, stems: Sequence[str]) -> dict[str, int]:
         """How many chunks each (Porter-stemmed) term occurs in (chunks of the versions
@@ -290,6 +315,14 @@ class Snapshot:
 
 
 def _load_segment(root: Path, entry: dict) -> Segment:
+    path = _check_segment_file(root, entry)
+    try:
+        return Segment(path, entry)
+    except RuntimeError as exc:
+        raise IndexCorrupt(f"{path} cannot be read ({first_line(exc)}); {REBUILD_HINT}") from None
+
+
+def _check_segment_file(root: Path, entry: dict) -> Path:
     path = root / SEGMENTS / entry["name"]
     if not path.is_file():
         raise IndexCorrupt(f"{path} is missing; {REBUILD_HINT}")
@@ -298,10 +331,7 @@ def _load_segment(root: Path, entry: dict) -> Segment:
             f"{path} has {path.stat().st_size} bytes, the manifest says {entry['bytes']} "
             f"(truncated or changed); {REBUILD_HINT}"
         )
-    try:
-        return Segment(path, entry)
-    except RuntimeError as exc:
-        raise IndexCorrupt(f"{path} cannot be read ({first_line(exc)}); {REBUILD_HINT}") from None
+    return path
 
 
 def read_tombstones(db: sqlite3.Connection, version: int) -> dict[str, np.ndarray]:

@@ -25,7 +25,7 @@ from ..config import Settings
 from ..types import Document
 from .faiss_index import index_description
 from .format import SCHEMA, SEGMENTS, fsync_dir, fsync_file, new_manifest, version_name
-from .segments import Segment, merge_plan, merged_index, new_index, write_segment
+from .segments import merge_plan, merged_index, new_index, write_segment
 from .snapshot import Snapshot
 
 
@@ -131,8 +131,8 @@ class VersionWriter:
         vectors = np.concatenate([np.zeros((0, dim), np.float32), *self._new_vectors])
         folder = self.root / SEGMENTS
         entries = [] if self.base is None else [dict(e) for e in self.base.manifest["segments"]]
-        loaded: dict[str, Segment] = {} if self.base is None else self.base.segments
-        deleted = self._write_tombstones(loaded)
+        added = self._write_tombstones()
+        counts = {e["name"]: e.get("deleted", 0) + len(added.get(e["name"], ())) for e in entries}
         serial = 0
 
         def name() -> str:
@@ -140,12 +140,12 @@ class VersionWriter:
             serial += 1
             return f"s{self.number:06d}-{serial}.faiss"
 
-        counts = {n: len(gone) for n, gone in deleted.items()}
         chosen = (
             [e["name"] for e in entries] if self.compact else merge_plan(entries, counts, self.settings.max_segments)
         )
         if chosen or (self.compact and len(ids)):
-            index, layout = merged_index([loaded[n] for n in chosen], deleted, (ids, vectors), self.settings)
+            merging, deleted = self._to_merge(chosen, added)
+            index, layout = merged_index(merging, deleted, (ids, vectors), self.settings)
             entries = [e for e in entries if e["name"] not in chosen]
             if index.ntotal:
                 entries.append(write_segment(folder, name(), index, layout))
@@ -177,22 +177,31 @@ class VersionWriter:
             counts=self.counts,
         )
 
-    def _write_tombstones(self, loaded: dict[str, Segment]) -> dict[str, np.ndarray]:
-        """Record which segment holds each deleted chunk's vector; returns every segment's
-        tombstones in this version (the base's plus this version's)."""
-        if self.base is None:
+    def _to_merge(self, chosen: list[str], added: dict[str, np.ndarray]) -> tuple[list, dict[str, np.ndarray]]:
+        """The chosen segments, read now, and all their tombstones (the base's and this version's)."""
+        if not chosen:
+            return [], {}
+        live = self.base.vectors
+        loaded = {s.name: s for s in live.segments}
+        deleted = {n: np.concatenate([live.deleted[n], added.get(n, live.deleted[n][:0])]) for n in chosen}
+        return [loaded[n] for n in chosen], deleted
+
+    def _write_tombstones(self) -> dict[str, np.ndarray]:
+        """Record which segment holds each removed chunk's vector; returns them by segment. Only
+        an update that removes something reads the segments (to find where each vector is)."""
+        if not self._tombstones:
             return {}
-        deleted = dict(self.base.vectors.deleted)
         gone = np.asarray(self._tombstones, dtype=np.int64)
-        for name, segment in loaded.items():
+        found = {}
+        for segment in self.base.vectors.segments:
             here = gone[segment.holds(gone)]
             if len(here):
                 self.db.executemany(
                     "INSERT INTO tombstones (chunk_id, segment, version) VALUES (?, ?, ?)",
-                    [(int(c), name, self.number) for c in here],
+                    [(int(c), segment.name, self.number) for c in here],
                 )
-                deleted[name] = np.concatenate([deleted.get(name, here[:0]), here])
-        return deleted
+                found[segment.name] = here
+        return found
 
     def abort(self) -> None:
         with contextlib.suppress(Exception):
