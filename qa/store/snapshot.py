@@ -154,7 +154,7 @@ class Snapshot:
         """What `qa info` shows: size, model and layout of this version."""
         m = self.manifest
         layouts = sorted({s["index"]["factory"] for s in m["segments"]}) or [m["index"]["factory"]]
-        tombstones = sum(len(d) for d in self.vectors.deleted.values())
+        tombstones = sum(e.get("deleted", 0) for e in m["segments"])  # from the manifest: no segment read
         return {
             "index": str(self.root),
             "version": self.version,
