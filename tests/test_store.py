@@ -148,3 +148,21 @@ def test_a_format_1_index_is_upgraded_in_place_without_embedding(tmp_path, setti
     assert Indexer(settings, embedder).build(corpus, index, progress=False).removed == ["ferry.txt"]
     qa.reload()
     assert all(c.source != "ferry.txt" for c in qa.ask("When does the ferry to Islay leave?").citations)
+
+
+@pytest.mark.parametrize("damage", ["garbage_manifest", "truncate_segment"])
+def test_qa_index_rebuilds_a_damaged_index(seed_index, seed_corpus, tmp_path, settings, embedder, damage):
+    index = _copy_index(seed_index, tmp_path / "idx")
+    if damage == "garbage_manifest":
+        _manifest_path(index).write_text("{ not json")
+    else:
+        _segment(index).write_bytes(_segment(index).read_bytes()[:100])
+    said = []
+    report = Indexer(settings, embedder).build(seed_corpus, index, progress=False, on_message=said.append)
+    assert report.rebuilt and any("rebuilding the whole index" in line for line in said)
+    qa = QA.load(index, embedder=embedder)
+    assert (
+        qa.snapshot.check() == []
+        and "Kuril Islands" in qa.ask("What did Russia announce on Mar. 25?").citations[0].quote
+    )
+    assert len(list((index / "versions").glob("*.json"))) <= 2

@@ -237,8 +237,17 @@ class IndexStore:
         for name in older[:-1]:
             manifests.pop(name).unlink(missing_ok=True)
         self._drop_unreferenced()
-        live = self.read_manifest(current)
-        before = self.read_manifest(older[-1]) if older else None
+        try:
+            live = self.read_manifest(current)
+        except IndexError_:
+            return  # a damaged index: the next build rebuilds it, and its publication tidies up
+        before = None
+        if older:
+            try:
+                before = self.read_manifest(older[-1])
+            except IndexError_:  # a damaged old manifest must not block updates: its version is gone
+                manifests[older[-1]].unlink(missing_ok=True)
+                self._drop_unreferenced()
         shared = before is not None and before["metadata"] == live["metadata"]
         segments = {e["name"] for m in (live, before if shared else None) if m for e in m["segments"]}
         db = open_for_writing(self.root / live["metadata"])
