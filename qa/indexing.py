@@ -128,7 +128,7 @@ class Indexer:
             upgraded = store.upgrade()
             if upgraded:
                 say(f"upgraded {store.root}/ to index format 2 ({upgraded}), without embedding anything again")
-            store.tidy()  # what a `qa index` killed after publishing left to clean up
+            store.tidy()  # before anything reads it: undo or finish what a killed `qa index` left
             files, report.skipped, other = discover(corpus_dir, settings, only)
             for item in report.skipped:
                 say(f"skipped {item}")
@@ -151,8 +151,7 @@ class Indexer:
                 self._export_query_encoder()
                 return report
 
-            reuse = snapshot.segments if snapshot is not None else None
-            writer = store.begin(settings, fresh=snapshot is None, compact=compact, reuse=reuse)
+            writer = store.begin(settings, base=snapshot, compact=compact)
             try:
                 self._apply(writer, plan, snapshot, report, progress, say)
                 if not report.changed_anything and snapshot is not None and not compact:
@@ -167,10 +166,9 @@ class Indexer:
                 writer.abort()
                 raise
             finally:
-                for open_snapshot in (snapshot, writer.base):
-                    if open_snapshot is not None:
-                        open_snapshot.close()
-            self._segments = writer.base.segments if writer.base is not None else {}
+                if snapshot is not None:
+                    snapshot.close()
+            self._segments = snapshot.segments if snapshot is not None else {}
             self._finish(report, manifest, started)
             self._export_query_encoder()
         return report

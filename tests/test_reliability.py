@@ -71,20 +71,9 @@ def test_sigkill_during_rebuild_never_loses_the_index(tmp_path, settings, embedd
     moments = sorted(rng.uniform(0.3, 0.7 * duration) for _ in range(KILLS))
     killed_mid_build = 0
     for moment in moments:
-        before = IndexStore(index).current_version()
-        child = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env, cwd=ROOT)
-        deadline = time.monotonic() + moment
-        while time.monotonic() < deadline:
-            answer = reader.ask("What did Russia announce on Mar. 25?")
-            assert not answer.refused and "Kuril Islands" in answer.citations[0].quote
-            answered_during_builds += 1
-            time.sleep(min(0.2, max(0.0, deadline - time.monotonic())))
-        if child.poll() is None:
-            child.send_signal(signal.SIGKILL)
-            killed_mid_build += 1
-        child.wait(timeout=60)
-        after = IndexStore(index).current_version()
-        assert after is not None and (after == before or after > before)
+        killed, answered = _kill_after(command, env, moment, reader)
+        killed_mid_build += killed
+        answered_during_builds += answered
         _assert_usable(index, embedder)
     assert killed_mid_build >= KILLS - 2  # the kills really landed inside builds
     assert answered_during_builds >= KILLS
@@ -96,6 +85,29 @@ def test_sigkill_during_rebuild_never_loses_the_index(tmp_path, settings, embedd
     _assert_nothing_left_over(index)
     assert reader.reload() and reader.snapshot.version == IndexStore(index).current_version()
     assert not reader.ask("What did Russia announce on Mar. 25?").refused
+
+
+def _kill_after(command: list[str], env: dict, seconds: float, reader: QA) -> tuple[bool, int]:
+    """Run `command` (a `qa index` on the reader's index), SIGKILL it after `seconds` if it is
+    still running, while `reader` answers from its snapshot all along; after, the index's
+    current version is the one before or a newer one. Returns (killed, questions answered)."""
+    index = reader.settings.index_dir
+    before = IndexStore(index).current_version()
+    child = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env, cwd=ROOT)
+    deadline = time.monotonic() + seconds
+    answered = 0
+    while time.monotonic() < deadline:
+        answer = reader.ask("What did Russia announce on Mar. 25?")
+        assert not answer.refused and "Kuril Islands" in answer.citations[0].quote
+        answered += 1
+        time.sleep(min(0.2, max(0.0, deadline - time.monotonic())))
+    killed = child.poll() is None
+    if killed:
+        child.send_signal(signal.SIGKILL)
+    child.wait(timeout=60)
+    after = IndexStore(index).current_version()
+    assert after is not None and (after == before or after > before)
+    return killed, answered
 
 
 def _assert_nothing_left_over(index, when: str = "") -> None:
@@ -141,18 +153,7 @@ def test_sigkill_during_updates_never_loses_the_index(tmp_path, settings, embedd
     killed = 0
     for _ in range(KILLS):
         change_corpus()
-        before = IndexStore(index).current_version()
-        child = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env, cwd=ROOT)
-        deadline = time.monotonic() + rng.uniform(0.4, 0.95) * duration
-        while time.monotonic() < deadline:
-            assert "Kuril Islands" in reader.ask("What did Russia announce on Mar. 25?").citations[0].quote
-            time.sleep(0.2)
-        if child.poll() is None:
-            child.send_signal(signal.SIGKILL)
-            killed += 1
-        child.wait(timeout=60)
-        after = IndexStore(index).current_version()
-        assert after == before or after > before
+        killed += _kill_after(command, env, rng.uniform(0.4, 0.95) * duration, reader)[0]
         _assert_usable(index, embedder)
     assert killed >= KILLS - 3
 

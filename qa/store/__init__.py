@@ -200,14 +200,12 @@ class IndexStore:
                 shutil.rmtree(path, ignore_errors=True)
         return manifest["version"]
 
-    def begin(
-        self, settings: Settings, fresh: bool = False, compact: bool = False, reuse: dict[str, Segment] | None = None
-    ) -> VersionWriter:
-        """Start the next version (call within `lock()`): an update of the current one or, with
-        `fresh` (or no index yet), a full build into a new metadata file."""
-        self.tidy()
+    def begin(self, settings: Settings, base: Snapshot | None, compact: bool = False) -> VersionWriter:
+        """Start the next version: an update of `base`, the current version (open, and tidied
+        with `tidy()`), or with None a full build into a new metadata file. Call within `lock()`."""
         current = self.current_version() if self.exists() else None
-        base = self.open(reuse=reuse) if current is not None and not fresh else None
+        if base is not None and base.version != current:
+            raise IndexError_(f"{self.root}/: version {base.version} is no longer the current one ({current})")
         number = version_number(current) + 1 if current else self._next_number()
         return VersionWriter(self.root, number, base, settings, compact=compact)
 

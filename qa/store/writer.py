@@ -60,13 +60,6 @@ class VersionWriter:
 
     # -- edits -------------------------------------------------------------
 
-    def live_documents(self) -> dict[str, tuple[int, str]]:
-        """source -> (id, sha256) of the documents the base version holds."""
-        return {
-            src: (i, sha)
-            for i, src, sha in self.db.execute("SELECT id, source, sha256 FROM documents WHERE until IS NULL")
-        }
-
     def remove_document(self, doc_id: int) -> None:
         """Take a document out of this version; its rows stay for readers of older ones."""
         chunk_ids = [r[0] for r in self.db.execute("SELECT id FROM chunks WHERE doc_id = ?", (doc_id,))]
