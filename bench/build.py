@@ -31,7 +31,7 @@ from qa import query_encoder  # noqa: E402
 from qa.config import Settings  # noqa: E402
 from qa.embedding import Embedder  # noqa: E402
 from qa.indexing import Indexer  # noqa: E402
-from qa.store import IndexStore  # noqa: E402
+from qa.store.faiss_sqlite import FaissStore  # noqa: E402
 
 WORK = ROOT / "bench/results/work"
 
@@ -63,7 +63,7 @@ def main() -> None:
     report = indexer.build(corpus, index, progress=False)
     build_s = time.perf_counter() - t0
 
-    snap = IndexStore(index).open()
+    snap = FaissStore(index).open()
     texts = []
     for doc_id, start, end in snap.db.execute("SELECT doc_id, start, end FROM chunks ORDER BY id"):
         title, text = snap.db.execute("SELECT title, text FROM documents WHERE id = ?", (doc_id,)).fetchone()

@@ -25,14 +25,14 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from qa.embedding import Embedder  # noqa: E402
-from qa.store import IndexStore  # noqa: E402
-from qa.store.faiss_index import TRAINING_POINTS_PER_LIST  # noqa: E402
+from qa.store.faiss_sqlite import FaissStore  # noqa: E402
+from qa.store.faiss_sqlite.faiss_index import TRAINING_POINTS_PER_LIST  # noqa: E402
 
 WORK = ROOT / "bench/results/work"
 
 
 def real_vectors(index_dir: Path) -> np.ndarray:
-    snap = IndexStore(index_dir).open()
+    snap = FaissStore(index_dir).open()
     live = snap.vectors
     chunk = np.vstack([s.vectors(exclude=live.deleted[s.name])[1] for s in live.segments])
     sentence = [np.frombuffer(blob, dtype=np.float16) for (blob,) in snap.db.execute("SELECT vector FROM sentences")]

@@ -33,7 +33,7 @@ sys.path.insert(0, str(ROOT))
 
 from qa.config import Settings  # noqa: E402
 from qa.indexing import Indexer  # noqa: E402
-from qa.store import IndexStore  # noqa: E402
+from qa.store.faiss_sqlite import FaissStore  # noqa: E402
 
 WORK = ROOT / "bench/results/work"
 
@@ -222,13 +222,13 @@ def segments_vs_compacted(args, corpus: Path, index: Path, settings: Settings) -
         adds.append(time.perf_counter() - t0)
     questions = [q["question"] for a in json.loads(args.squad.read_text())["data"][:20] for p in a["paragraphs"]
                  for q in p["qas"]][:300]  # fmt: skip
-    fragmented = IndexStore(index).open()
+    fragmented = FaissStore(index).open()
     encoder = many.embedder
     vectors = np.asarray(encoder.embed_queries(questions), dtype=np.float32)
     t0 = time.perf_counter()
     many.build(corpus, index, progress=False, compact=True)
     compact_s = time.perf_counter() - t0
-    merged = IndexStore(index).open()
+    merged = FaissStore(index).open()
     same = sum(
         [i for i, _ in fragmented.search_dense(v, 40)] == [i for i, _ in merged.search_dense(v, 40)] for v in vectors
     )

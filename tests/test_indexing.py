@@ -8,7 +8,8 @@ from conftest import DATA, copy_seed
 
 from qa import QA
 from qa.indexing import Indexer
-from qa.store import IndexLocked, IndexMissing, IndexStore
+from qa.store import IndexLocked, IndexMissing
+from qa.store.faiss_sqlite import FaissStore
 
 NEW_ARTICLE = """Lighthouse on Skerry Rock to be automated
 
@@ -226,7 +227,7 @@ def test_failed_build_leaves_previous_index_usable(tmp_path, settings, embedder,
     index = tmp_path / "index"
     indexer = Indexer(settings, embedder)
     indexer.build(corpus, index, progress=False)
-    before = IndexStore(index).current_version()
+    before = FaissStore(index).current_version()
 
     (corpus / "lighthouse.txt").write_text(NEW_ARTICLE)
 
@@ -238,7 +239,7 @@ def test_failed_build_leaves_previous_index_usable(tmp_path, settings, embedder,
         indexer.build(corpus, index, progress=False)
     monkeypatch.undo()
 
-    assert IndexStore(index).current_version() == before
+    assert FaissStore(index).current_version() == before
     assert not list(index.glob(".tmp-*"))
     qa = QA.load(index, embedder=embedder)
     assert not qa.ask("Where does Russia plan to deploy military drones?").refused
@@ -248,7 +249,7 @@ def test_failed_build_leaves_previous_index_usable(tmp_path, settings, embedder,
 def test_second_writer_is_refused_with_a_clear_message(tmp_path, settings, embedder):
     corpus = tmp_path / "corpus"
     copy_seed(corpus)
-    store = IndexStore(tmp_path / "index")
+    store = FaissStore(tmp_path / "index")
     held = threading.Event()
     release = threading.Event()
 

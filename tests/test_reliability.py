@@ -15,7 +15,7 @@ from conftest import DATA, ROOT, copy_seed
 
 from qa import QA
 from qa.indexing import Indexer
-from qa.store import IndexStore
+from qa.store.faiss_sqlite import FaissStore
 
 pytestmark = pytest.mark.slow
 
@@ -83,7 +83,7 @@ def test_sigkill_during_rebuild_never_loses_the_index(tmp_path, settings, embedd
     assert report.documents == ARTICLES + 1 and not report.skipped
     _assert_usable(index, embedder)
     _assert_nothing_left_over(index)
-    assert reader.reload() and reader.snapshot.version == IndexStore(index).current_version()
+    assert reader.reload() and reader.snapshot.version == FaissStore(index).current_version()
     assert not reader.ask("What did Russia announce on Mar. 25?").refused
 
 
@@ -92,7 +92,7 @@ def _kill_after(command: list[str], env: dict, seconds: float, reader: QA) -> tu
     still running, while `reader` answers from its snapshot all along; after, the index's
     current version is the one before or a newer one. Returns (killed, questions answered)."""
     index = reader.settings.index_dir
-    before = IndexStore(index).current_version()
+    before = FaissStore(index).current_version()
     child = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env, cwd=ROOT)
     deadline = time.monotonic() + seconds
     answered = 0
@@ -105,7 +105,7 @@ def _kill_after(command: list[str], env: dict, seconds: float, reader: QA) -> tu
     if killed:
         child.send_signal(signal.SIGKILL)
     child.wait(timeout=60)
-    after = IndexStore(index).current_version()
+    after = FaissStore(index).current_version()
     assert after is not None and (after == before or after > before)
     return killed, answered
 
@@ -164,7 +164,7 @@ def test_sigkill_during_updates_never_loses_the_index(tmp_path, settings, embedd
     assert {d.source for d in qa.snapshot.documents()} == {
         p.relative_to(corpus).as_posix() for p in corpus.rglob("*.txt")
     }
-    assert qa.snapshot.check() == [] and IndexStore(index).verify_hashes() == []
+    assert qa.snapshot.check() == [] and FaissStore(index).verify_hashes() == []
     _assert_nothing_left_over(index)
     assert reader.reload() and not reader.ask("What did Russia announce on Mar. 25?").refused
 
@@ -174,7 +174,7 @@ def test_sigkill_during_updates_never_loses_the_index(tmp_path, settings, embedd
 # between the steps that make a version durable, where a wrong order would lose data.
 _CRASH_AT = r"""
 import os, signal, sys
-import qa.store, qa.store.writer
+import qa.store.faiss_sqlite.store as store, qa.store.faiss_sqlite.writer as writer
 
 def die(*args, **kwargs):
     os.kill(os.getpid(), signal.SIGKILL)
@@ -188,20 +188,20 @@ def after(module, name):
 
 point = sys.argv[1]
 if point == "segment written":
-    after(qa.store.writer, "write_segment")
+    after(writer, "write_segment")
 elif point == "metadata committed":
-    qa.store.writer.new_manifest = die
+    writer.new_manifest = die
 elif point in ("manifest written", "published"):
-    original = qa.store.write_atomically
+    original = store.write_atomically
     def write(path, text):
         if path.name == "CURRENT" and point == "manifest written":
             die()
         original(path, text)
         if path.name == "CURRENT":
             die()
-    qa.store.write_atomically = write
+    store.write_atomically = write
 elif point == "purging":
-    after(qa.store.writer, "forget_documents")  # mid-transaction, after the publication
+    after(writer, "forget_documents")  # mid-transaction, after the publication
 from qa.cli import main
 sys.exit(main(sys.argv[2:]))
 """
@@ -222,13 +222,13 @@ def test_sigkill_between_the_steps_of_a_write_never_loses_the_index(tmp_path, se
         _derived_articles(corpus, 1, start=100 + n, seed=100 + n)
         changed = corpus / "derived" / f"{n + 1:03d}.txt"
         changed.write_text(changed.read_text(encoding="utf-8") + "\nUpdated.\n", encoding="utf-8")
-        before = IndexStore(index).current_version()
+        before = FaissStore(index).current_version()
         args = ["index", "--corpus", str(corpus), "--index", str(index), "-q"] + (["--rebuild"] if rebuild else [])
         child = subprocess.run(
             [sys.executable, "-c", _CRASH_AT, point, *args], env=env, cwd=ROOT, capture_output=True, timeout=300
         )
         assert child.returncode == -signal.SIGKILL, (point, child.stderr.decode()[-2000:])
-        after = IndexStore(index).current_version()
+        after = FaissStore(index).current_version()
         published = point in ("published", "purging")
         assert (after > before) if published else (after == before), point
         _assert_usable(index, embedder)
@@ -239,5 +239,5 @@ def test_sigkill_between_the_steps_of_a_write_never_loses_the_index(tmp_path, se
         assert {d.source for d in qa.snapshot.documents()} == {
             p.relative_to(corpus).as_posix() for p in corpus.rglob("*.txt")
         }, point
-        assert qa.snapshot.check() == [] and IndexStore(index).verify_hashes() == []
+        assert qa.snapshot.check() == [] and FaissStore(index).verify_hashes() == []
         _assert_nothing_left_over(index, point)

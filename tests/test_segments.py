@@ -5,9 +5,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from qa.store import segments as segments_module
-from qa.store.faiss_index import index_description, ivf_lists, search_parameters
-from qa.store.segments import Segment, SegmentSet, merge_plan, merged_index, new_index, write_segment
+from qa.store.faiss_sqlite import segments as segments_module
+from qa.store.faiss_sqlite.faiss_index import index_description, ivf_lists, search_parameters
+from qa.store.faiss_sqlite.segments import Segment, SegmentSet, merge_plan, merged_index, new_index, write_segment
 
 
 def unit_vectors(n: int, dim: int = 32, seed: int = 0) -> np.ndarray:

@@ -10,7 +10,8 @@ from conftest import DATA, copy_seed
 
 from qa import QA
 from qa.indexing import Indexer
-from qa.store import CURRENT, FORMAT_VERSION, IndexCorrupt, IndexIncompatible, IndexMissing, IndexStore
+from qa.store import IndexCorrupt, IndexIncompatible, IndexMissing
+from qa.store.faiss_sqlite import CURRENT, FORMAT_VERSION, FaissStore
 
 
 def _copy_index(src: Path, dest: Path) -> Path:
@@ -52,7 +53,7 @@ def test_manifest_records_model_dimension_settings_and_hashes(seed_index):
     assert (seed_index / manifest["metadata"]).is_file()
     for info in manifest["segments"]:
         assert len(info["sha256"]) == 64 and info["bytes"] > 0 and info["vectors"] == manifest["counts"]["chunks"]
-    assert IndexStore(seed_index).verify_hashes() == []
+    assert FaissStore(seed_index).verify_hashes() == []
 
 
 def test_index_holds_no_pickle(seed_index):
@@ -123,7 +124,7 @@ def test_metadata_that_disagrees_with_faiss_is_refused(seed_index, news_index, t
     _manifest_path(index).write_text(json.dumps(manifest))
     with pytest.raises(IndexCorrupt, match=r"segment .* holds .*qa index --rebuild"):
         QA.load(index, embedder=embedder)
-    assert IndexStore(index).verify_hashes() == [f"{_segment(index).name}: content differs from the manifest's hash"]
+    assert FaissStore(index).verify_hashes() == [f"{_segment(index).name}: content differs from the manifest's hash"]
 
 
 def test_a_format_1_index_is_upgraded_in_place_without_embedding(tmp_path, settings, embedder):
@@ -138,9 +139,9 @@ def test_a_format_1_index_is_upgraded_in_place_without_embedding(tmp_path, setti
     report = Indexer(settings, embedder).build(corpus, index, progress=False, on_message=said.append)
     assert any("upgraded" in line and "format 2" in line for line in said)
     assert report.embedded_chunks == 0 and report.unchanged == 2 and not report.rebuilt
-    assert not (index / "v000002").exists() and IndexStore(index).current_version() == "v000003"
+    assert not (index / "v000002").exists() and FaissStore(index).current_version() == "v000003"
     qa = QA.load(index, embedder=embedder)
-    assert qa.snapshot.check() == [] and IndexStore(index).verify_hashes() == []
+    assert qa.snapshot.check() == [] and FaissStore(index).verify_hashes() == []
     assert "18:40" in qa.ask("When does the ferry to Islay leave?").citations[0].quote
     assert "Kuril Islands" in qa.ask("What did Russia announce on Mar. 25?").citations[0].quote
     # ... and updated like any format-2 index from then on.

@@ -14,7 +14,7 @@ import math
 
 import numpy as np
 
-from ..config import Settings
+from ...config import Settings
 
 TRAINING_POINTS_PER_LIST = 64
 """k-means sample per inverted list; FAISS warns below 39."""

@@ -21,6 +21,8 @@ import re
 import uuid
 from pathlib import Path
 
+from ..base import REBUILD_HINT, IndexCorrupt, IndexIncompatible
+
 FORMAT_NAME = "qa-index"
 FORMAT_VERSION = 2
 CURRENT = "CURRENT"
@@ -28,28 +30,6 @@ LOCK = ".lock"
 VERSIONS = "versions"
 SEGMENTS = "segments"
 VERSION_NAME = re.compile(r"^v(\d{6,})$")
-REBUILD_HINT = "run `qa index --rebuild` to build it again"
-
-
-class IndexError_(Exception):
-    """Base for index problems; the message always says how to fix it."""
-
-
-class IndexMissing(IndexError_):
-    pass
-
-
-class IndexIncompatible(IndexError_):
-    pass
-
-
-class IndexCorrupt(IndexError_):
-    pass
-
-
-class IndexLocked(IndexError_):
-    pass
-
 
 SCHEMA = """
 PRAGMA auto_vacuum = INCREMENTAL;

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ..config import Settings
+from ...config import Settings
 from .faiss_index import configure, index_description, make_index, search_parameters, stored_ids
 from .format import fsync_file, sha256_of
 

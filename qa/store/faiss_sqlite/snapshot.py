@@ -5,12 +5,12 @@ from __future__ import annotations
 import sqlite3
 import threading
 from collections.abc import Collection, Sequence
-from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
-from .format import REBUILD_HINT, SEGMENTS, IndexCorrupt, IndexMissing, first_line, version_number
+from ..base import REBUILD_HINT, ChunkRow, DocumentInfo, IndexCorrupt, IndexMissing, SentenceRow, Snapshot
+from .format import SEGMENTS, first_line, version_number
 from .segments import Segment, SegmentSet
 
 # Each reading connection gets temporary views named like the tables: SQLite looks in
@@ -29,41 +29,7 @@ CREATE TEMP VIEW sentences AS
 """
 
 
-@dataclass(frozen=True)
-class ChunkRow:
-    id: int
-    doc_id: int
-    source: str
-    title: str
-    start: int
-    end: int
-    first_sentence: int
-    last_sentence: int
-    text: str
-
-
-@dataclass(frozen=True)
-class SentenceRow:
-    doc_id: int
-    idx: int
-    start: int
-    end: int
-    text: str
-    vector: np.ndarray
-
-
-@dataclass(frozen=True)
-class DocumentInfo:
-    id: int
-    source: str
-    title: str
-    sha256: str
-    chars: int
-    chunks: int
-    added: str
-
-
-class Snapshot:
+class FaissSnapshot(Snapshot):
     """One published version of the index, open for reading (thread-safe).
 
     It keeps answering from its version while writers publish newer ones: the segment
@@ -141,8 +107,14 @@ class Snapshot:
             self._local.conn = None
             self._local.vocab = False
 
+    def warm(self) -> None:
+        self.vectors  # noqa: B018 -- reads the segments
+
+    def gone(self) -> bool:
+        return not self.path.exists()
+
     @property
-    def segments(self) -> dict[str, Segment]:
+    def reusable(self) -> dict[str, Segment]:
         """The segments of this version already in memory, by name (a newer snapshot reuses them)."""
         if self._vectors is not None:
             return {s.name: s for s in self._vectors.segments}
@@ -175,10 +147,6 @@ class Snapshot:
         """The metadata file (with its write-ahead log) plus this version's segments."""
         files = [self.path, self.path.with_name(self.path.name + "-wal")]
         return sum(f.stat().st_size for f in files if f.exists()) + sum(s["bytes"] for s in self.manifest["segments"])
-
-    @property
-    def counts(self) -> dict:
-        return dict(self.manifest["counts"])
 
     def documents(self) -> list[DocumentInfo]:
         rows = self.db.execute(

@@ -16,20 +16,23 @@ import shutil
 from collections.abc import Iterator
 from pathlib import Path
 
-from ..config import Settings
-from .format import (
-    CURRENT,
-    FORMAT_VERSION,
-    LOCK,
+from ...config import Settings
+from ..base import (
     REBUILD_HINT,
-    SEGMENTS,
-    VERSION_NAME,
-    VERSIONS,
     IndexCorrupt,
     IndexError_,
     IndexIncompatible,
     IndexLocked,
     IndexMissing,
+    Store,
+    check_expected,
+)
+from .format import (
+    CURRENT,
+    LOCK,
+    SEGMENTS,
+    VERSION_NAME,
+    VERSIONS,
     check_manifest,
     sha256_of,
     version_number,
@@ -37,33 +40,20 @@ from .format import (
     write_manifest,
 )
 from .segments import Segment
-from .snapshot import ChunkRow, DocumentInfo, SentenceRow, Snapshot
-from .writer import VersionWriter, open_for_writing, purge, rollback_unpublished
-
-__all__ = [
-    "CURRENT",
-    "FORMAT_VERSION",
-    "ChunkRow",
-    "DocumentInfo",
-    "IndexCorrupt",
-    "IndexError_",
-    "IndexIncompatible",
-    "IndexLocked",
-    "IndexMissing",
-    "IndexStore",
-    "SentenceRow",
-    "Snapshot",
-    "VersionWriter",
-]
+from .snapshot import FaissSnapshot
+from .writer import FaissWriter, open_for_writing, purge, rollback_unpublished
 
 _LEFTOVER = re.compile(r"^\.(tmp-|CURRENT\.|v\d+\.json\.)")
 
 
-class IndexStore:
+class FaissStore(Store):
     """The index folder: finds, validates and opens versions; makes new ones."""
+
+    kind = "faiss"
 
     def __init__(self, root: Path | str):
         self.root = Path(root)
+        self.location = str(self.root)
 
     def exists(self) -> bool:
         return (self.root / CURRENT).is_file()
@@ -135,7 +125,7 @@ class IndexStore:
         expect_model: str | None = None,
         expect_dim: int | None = None,
         reuse: dict[str, Segment] | None = None,
-    ) -> Snapshot:
+    ) -> FaissSnapshot:
         """The current version; `reuse`: segments already loaded (by name) from an older snapshot."""
         for attempt in range(3):
             version = self.current_version()
@@ -143,8 +133,8 @@ class IndexStore:
                 raise self.missing()
             try:
                 manifest = self.read_manifest(version)
-                _check_expected(self.root, manifest, expect_model, expect_dim)
-                return Snapshot(self.root, manifest, reuse)
+                check_expected(f"{self.root}/", manifest, expect_model, expect_dim)
+                return FaissSnapshot(self.root, manifest, reuse)
             except (IndexCorrupt, IndexMissing):
                 # Two versions published while this one was opening pruned its files: open the newest.
                 if attempt == 2 or self.current_version() == version:
@@ -200,14 +190,14 @@ class IndexStore:
                 shutil.rmtree(path, ignore_errors=True)
         return manifest["version"]
 
-    def begin(self, settings: Settings, base: Snapshot | None, compact: bool = False) -> VersionWriter:
+    def begin(self, settings: Settings, base: FaissSnapshot | None, compact: bool = False) -> FaissWriter:
         """Start the next version: an update of `base`, the current version (open, and tidied
         with `tidy()`), or with None a full build into a new metadata file. Call within `lock()`."""
         current = self.current_version() if self.exists() else None
         if base is not None and base.version != current:
             raise IndexError_(f"{self.root}/: version {base.version} is no longer the current one ({current})")
         number = version_number(current) + 1 if current else self._next_number()
-        return VersionWriter(self.root, number, base, settings, compact=compact)
+        return FaissWriter(self.root, number, base, settings, compact=compact)
 
     def _next_number(self) -> int:
         names = [p.stem for p in (self.root / VERSIONS).glob("v*.json")] + [p.name for p in self.root.iterdir()]
@@ -287,16 +277,3 @@ class IndexStore:
         for path in (self.root / VERSIONS).glob("v*.json"):
             if VERSION_NAME.match(path.stem) and version_number(path.stem) > version_number(current):
                 path.unlink(missing_ok=True)
-
-
-def _check_expected(root: Path, manifest: dict, model: str | None, dim: int | None) -> None:
-    if model is not None and manifest["model"] != model:
-        raise IndexIncompatible(
-            f"the index in {root}/ was built with model {manifest['model']!r}, not {model!r}; "
-            f"{REBUILD_HINT} (or load it with its own model)"
-        )
-    if dim is not None and manifest["dimension"] != dim:
-        raise IndexIncompatible(
-            f"the index in {root}/ holds {manifest['dimension']}-d vectors but the model makes "
-            f"{dim}-d ones; {REBUILD_HINT}"
-        )

@@ -21,18 +21,19 @@ from pathlib import Path
 
 import numpy as np
 
-from ..config import Settings
-from ..types import Document
+from ...config import Settings
+from ...types import Document
+from ..base import Writer
 from .faiss_index import index_description
 from .format import SCHEMA, SEGMENTS, fsync_dir, fsync_file, new_manifest, version_name
 from .segments import merge_plan, merged_index, new_index, write_segment
-from .snapshot import Snapshot
+from .snapshot import FaissSnapshot
 
 
-class VersionWriter:
+class FaissWriter(Writer):
     """Builds version `number` on top of `base` (None: a full build into a new metadata file)."""
 
-    def __init__(self, root: Path, number: int, base: Snapshot | None, settings: Settings, compact: bool = False):
+    def __init__(self, root: Path, number: int, base: FaissSnapshot | None, settings: Settings, compact: bool = False):
         self.root = root
         self.number = number
         self.base = base

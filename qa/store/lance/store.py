@@ -1,0 +1,160 @@
+"""Finding, opening, publishing and tidying versions of a Lance index."""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+import functools
+import json
+from collections.abc import Iterator
+from pathlib import Path
+
+from ...config import Settings
+from ..base import (
+    REBUILD_HINT,
+    IndexCorrupt,
+    IndexError_,
+    IndexIncompatible,
+    IndexLocked,
+    IndexMissing,
+    Store,
+    check_expected,
+)
+from .snapshot import LanceSnapshot
+from .tables import FORMAT, FORMAT_VERSION, MARKER, TABLES, id_list, lancedb_module
+from .writer import LanceWriter
+
+
+class LanceStore(Store):
+    kind = "lance"
+
+    def __init__(self, location: str | Path):
+        self.location = str(location)
+        self._local = "://" not in self.location
+
+    @functools.cached_property
+    def db(self):
+        # Read consistency 0: a table opened here always sees the latest published row.
+        return lancedb_module().connect(self.location, read_consistency_interval=dt.timedelta(0))
+
+    def _table(self, name: str):
+        return self.db.open_table(f"qa_{name}")
+
+    def _has(self, name: str) -> bool:
+        return f"qa_{name}" in self.db.list_tables().tables
+
+    def exists(self) -> bool:
+        if self._local and not (Path(self.location) / MARKER).exists():
+            return False
+        return self._has("versions") and self._table("versions").count_rows() > 0
+
+    def _rows(self) -> list[dict]:
+        if not self._has("versions"):
+            return []
+        return self._table("versions").to_arrow().sort_by("number").to_pylist()
+
+    def current_version(self) -> str | None:
+        rows = self._rows()
+        return json.loads(rows[-1]["manifest"])["version"] if rows else None
+
+    def missing(self) -> IndexMissing:
+        return IndexMissing(f"no index in {self.location}: run `qa index --store lance --index {self.location}`")
+
+    def read_manifest(self, version: str | None = None) -> dict:
+        rows = self._rows()
+        if not rows:
+            raise self.missing()
+        for row in reversed(rows):
+            try:
+                manifest = json.loads(row["manifest"])
+            except ValueError:
+                raise IndexCorrupt(f"{self.location}: a version's manifest is not JSON; {REBUILD_HINT}") from None
+            if version is None or manifest.get("version") == version:
+                break
+        else:
+            raise IndexMissing(f"{self.location}: version {version} has been removed; QA.reload() opens the newest")
+        if manifest.get("format") != FORMAT:
+            raise IndexCorrupt(f"{self.location} is not a qa index; {REBUILD_HINT}")
+        if manifest.get("format_version") != FORMAT_VERSION:
+            raise IndexIncompatible(
+                f"{self.location} is lance store format {manifest.get('format_version')}, this qa reads "
+                f"{FORMAT_VERSION}; {REBUILD_HINT}"
+            )
+        return manifest
+
+    def open(self, expect_model=None, expect_dim=None, reuse=None) -> LanceSnapshot:
+        manifest = self.read_manifest()
+        check_expected(self.location, manifest, expect_model, expect_dim)
+        return LanceSnapshot(self, manifest)
+
+    @contextlib.contextmanager
+    def lock(self, timeout: float = 0) -> Iterator[None]:
+        """A lock file in a local folder; on object storage there is none to take, and the
+        publication refuses a version whose base is no longer current instead."""
+        if not self._local:
+            yield
+            return
+        from filelock import FileLock, Timeout
+
+        Path(self.location).mkdir(parents=True, exist_ok=True)
+        lock = FileLock(str(Path(self.location) / ".lock"))
+        try:
+            lock.acquire(timeout=timeout)
+        except Timeout:
+            raise IndexLocked(
+                f"another `qa index` is updating {self.location} right now; wait for it to finish "
+                "(or pass --wait to queue behind it)"
+            ) from None
+        try:
+            yield
+        finally:
+            lock.release()
+
+    def tidy(self) -> None:
+        """Roll each table back to the published version (a killed writer's rows go), then drop
+        the versions that neither the current nor the previous one needs."""
+        rows = self._rows()
+        if not rows:
+            return
+        try:
+            live = json.loads(rows[-1]["manifest"])
+        except ValueError:
+            return  # a damaged index: the next build rebuilds it
+        before = json.loads(rows[-2]["manifest"]) if len(rows) > 1 else live
+        for name in TABLES:
+            table = self._table(name)
+            if table.version != live["tables"][name]:
+                table.checkout(live["tables"][name])
+                table.restore()
+            kept = {v["version"]: v["timestamp"] for v in table.list_versions()}
+            oldest = kept.get(before["tables"][name])
+            if oldest is not None and len(kept) > 2:
+                age = dt.datetime.now() - oldest + dt.timedelta(seconds=1)
+                table.optimize(cleanup_older_than=age)
+        versions = self._table("versions")
+        old = [r["number"] for r in rows[:-2]]
+        if old:
+            versions.delete(f"number IN ({id_list(old)})")
+
+    def begin(self, settings: Settings, base: LanceSnapshot | None, compact: bool = False) -> LanceWriter:
+        rows = self._rows()
+        previous = json.loads(rows[-1]["manifest"]) if rows else None
+        if base is not None and (previous is None or base.version != previous["version"]):
+            raise IndexError_(f"{self.location}: version {base.version} is no longer the current one")
+        number = previous["number"] + 1 if previous else 1
+        return LanceWriter(self, number, base, previous, settings, compact)
+
+    def publish(self, manifest: dict) -> str:
+        import pyarrow as pa
+
+        current = self._rows()
+        latest = json.loads(current[-1]["manifest"])["number"] if current else 0
+        if latest >= manifest["number"]:
+            raise IndexLocked(f"another writer published version {latest} of {self.location} meanwhile; run again")
+        row = pa.table({"number": [manifest["number"]], "manifest": [json.dumps(manifest)]})
+        if self._has("versions"):
+            self._table("versions").add(row)
+        else:
+            self.db.create_table("qa_versions", data=row)
+        self.tidy()
+        return manifest["version"]

@@ -1,0 +1,91 @@
+"""The Lance tables: names, schemas, and the helpers every part of the store shares."""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+from collections.abc import Collection
+
+from ...lexical import stems, words
+from ..base import (
+    IndexError_,
+)
+
+FORMAT = "qa-index-lance"
+FORMAT_VERSION = 1
+TABLES = ("documents", "chunks", "sentences")
+MARKER = "qa_versions.lance"
+"""What LanceDB makes for the versions table: how a local folder is known to hold this store."""
+FLUSH_ROWS = 2048
+"""Chunks buffered before a write: bounds memory on a large build."""
+ANN_MIN_ROWS = 100_000
+"""Below this many chunks, vector search is exact (a scan); above it an IVF index is built
+once (with `exact_max_vectors`, like the default store)."""
+DOC_FREQ_CAP = 30_000
+"""Chunks counted per term for its weight: a term in more is common (weight near zero either way)."""
+CACHED_DOCUMENTS = 512
+"""Documents (with their sentences) a snapshot keeps in memory once read."""
+KEEP = dt.timedelta(days=365 * 100)
+"""`optimize` cleans up versions older than this: never, as versions are dropped by `tidy`."""
+
+
+def lancedb_module():
+    os.environ.setdefault("LANCE_LOG", "error")  # Lance's Rust log writes deprecation notes to stderr
+    try:
+        import lancedb
+    except ImportError:
+        raise IndexError_('the lance store needs LanceDB: pip install "qa[lance]" (or pip install lancedb)') from None
+    return lancedb
+
+
+def sql_string(text: str) -> str:
+    return "'" + text.replace("'", "''") + "'"
+
+
+def id_list(ids: Collection[int]) -> str:
+    return ",".join(str(int(i)) for i in ids) or "-1"
+
+
+def fts_terms(title: str, text: str) -> str:
+    """The chunk's words as qa's lexical search sees them: Porter stems, as in the default store."""
+    return " ".join(stems(words(f"{title}\n{text}")))
+
+
+def schemas(dim: int) -> dict:
+    import pyarrow as pa
+
+    return {
+        "documents": pa.schema(
+            [
+                ("id", pa.int64()),
+                ("source", pa.string()),
+                ("title", pa.string()),
+                ("sha256", pa.string()),
+                ("stat", pa.string()),
+                ("meta", pa.string()),
+                ("text", pa.large_string()),
+                ("added", pa.string()),
+            ]
+        ),
+        "chunks": pa.schema(
+            [
+                ("id", pa.int64()),
+                ("doc_id", pa.int64()),
+                ("start", pa.int32()),
+                ("end", pa.int32()),
+                ("first_sentence", pa.int32()),
+                ("last_sentence", pa.int32()),
+                ("terms", pa.string()),
+                ("vector", pa.list_(pa.float32(), dim)),
+            ]
+        ),
+        "sentences": pa.schema(
+            [
+                ("doc_id", pa.int64()),
+                ("idx", pa.int32()),
+                ("start", pa.int32()),
+                ("end", pa.int32()),
+                ("vector", pa.list_(pa.float16(), dim)),
+            ]
+        ),
+    }
