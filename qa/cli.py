@@ -147,7 +147,28 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--llm", default=d.llm, metavar="MODEL", help=LLM_HELP)
     p.add_argument("--verify", action="store_true", help=VERIFY_HELP)
     p.add_argument("--reader", default=d.reader, metavar="READER", help=READER_HELP)
+    p.add_argument(
+        "--auth-token",
+        metavar="TOKEN",
+        help="require this token ($QA_AUTH_TOKEN): the API takes `Authorization: Bearer TOKEN`, the chat a "
+        "sign-in with it as password; needed to bind beyond this machine or with --share",
+    )
+    p.add_argument(
+        "--auth-file",
+        type=Path,
+        metavar="FILE",
+        help="require a user's password: lines `user:scrypt$…` written by `qa hash-password USER`",
+    )
+    p.add_argument(
+        "--read-only",
+        action="store_true",
+        help="no uploads or deletions from the browser or the API (the corpus folder's watch still updates)",
+    )
     p.set_defaults(func=cmd_serve)
+
+    p = sub.add_parser("hash-password", help="print an --auth-file line for a user (the password is asked for)")
+    p.add_argument("user")
+    p.set_defaults(func=cmd_hash_password)
 
     p = sub.add_parser("ask", help="answer a question (or one per line from standard input)")
     p.add_argument("--reader", default=d.reader, metavar="READER", help=READER_HELP)
@@ -298,7 +319,8 @@ def cmd_serve(args) -> int:
 
     settings = _build_settings(args.index, corpus_dir=args.corpus, llm=args.llm, verify=args.verify, reader=args.reader)
     _check_verify(settings)
-    _check_port_free(args.host, args.port)  # before minutes of indexing, not after
+    credentials = _credentials(args)  # before minutes of indexing, not after
+    _check_port_free(args.host, args.port)
     indexer = Indexer(settings)
     report = indexer.build(wait=60, on_message=lambda line: print(line, file=sys.stderr))
     args.json = False
@@ -311,9 +333,56 @@ def cmd_serve(args) -> int:
 
     from ui.app import create_app, launch
 
-    demo, _ = create_app(qa, args.corpus, watch=not args.no_watch)
-    print(f"qa: chat open at http://{args.host}:{args.port}  (Ctrl-C to stop)", flush=True)
-    launch(demo, host=args.host, port=args.port, share=args.share)
+    demo, chat = create_app(qa, args.corpus, watch=not args.no_watch, read_only=args.read_only)
+    guarded = " · sign-in required" if credentials else ""
+    print(
+        f"qa: chat open at http://{args.host}:{args.port}, API at /api (docs: /api/docs){guarded}"
+        f"{' · read-only' if args.read_only else ''}  (Ctrl-C to stop)",
+        flush=True,
+    )
+    launch(demo, host=args.host, port=args.port, share=args.share, chat=chat, credentials=credentials)
+    return EXIT_OK
+
+
+def _credentials(args):
+    """The server's credentials; bound beyond this machine (or shared) without any, qa refuses to start."""
+    import ipaddress
+
+    from ui.auth import AuthConfigError, Credentials
+
+    try:
+        credentials = Credentials.from_options(args.auth_token, args.auth_file)
+    except AuthConfigError as exc:
+        raise ValueError(str(exc)) from None
+    try:
+        loopback = args.host == "localhost" or ipaddress.ip_address(args.host).is_loopback
+    except ValueError:
+        loopback = False
+    if credentials is None and (args.share or not loopback):
+        where = "a public share link" if args.share else f"{args.host}, beyond this machine"
+        raise ValueError(
+            f"refusing to serve on {where} without a credential: pass --auth-token (or set QA_AUTH_TOKEN) "
+            "or --auth-file, or bind to 127.0.0.1"
+        )
+    return credentials
+
+
+def cmd_hash_password(args) -> int:
+    import getpass
+
+    from ui.auth import hash_password
+
+    if sys.stdin.isatty():
+        password = getpass.getpass(f"password for {args.user}: ")
+        if getpass.getpass("again: ") != password:
+            print("qa: the two passwords differ", file=sys.stderr)
+            return EXIT_ERROR
+    else:
+        password = sys.stdin.readline().rstrip("\n")
+    if len(password) < 8 or ":" in args.user:
+        print("qa: use a password of at least 8 characters and a user name without ':'", file=sys.stderr)
+        return EXIT_ERROR
+    print(f"{args.user}:{hash_password(password)}")
     return EXIT_OK
 
 

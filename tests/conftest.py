@@ -104,8 +104,11 @@ def news_qa(news_index, embedder):
     return QA.load(news_index[0], embedder=embedder)
 
 
-def start_chat(root: Path, settings, embedder, llm=None, watch: bool = True) -> dict:
-    """A real chat server over a fresh index of the seed article, on a free 127.0.0.1 port.
+def start_chat(
+    root: Path, settings, embedder, llm=None, watch: bool = True, credentials=None, read_only: bool = False
+) -> dict:
+    """A real chat server (and its JSON API) over a fresh index of the seed article, on a free
+    127.0.0.1 port; with `credentials` (ui.auth.Credentials), both need them.
 
     Returns url, demo, app, corpus and qa; the caller closes `demo` (and stops the watcher).
     """
@@ -121,9 +124,9 @@ def start_chat(root: Path, settings, embedder, llm=None, watch: bool = True) -> 
     if llm is not None:
         settings = settings.replace(llm="scripted-test-model")
     qa = QA.load(index, settings=settings, embedder=embedder, llm=llm)
-    demo, app = create_app(qa, corpus, watch=watch)
+    demo, app = create_app(qa, corpus, watch=watch, read_only=read_only)
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
-    launch(demo, port=port, block=False)
+    launch(demo, port=port, block=False, chat=app, credentials=credentials)
     return {"url": f"http://127.0.0.1:{port}/", "demo": demo, "app": app, "corpus": corpus, "qa": qa}

@@ -21,7 +21,7 @@ os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
 import gradio as gr
 
 from qa.config import SUPPORTED_SUFFIXES, Settings
-from qa.corpus import add_file
+from qa.corpus import Added, add_file
 from qa.engine import QA, InvalidQuestion
 from qa.indexing import BuildReport
 from qa.presenting import CAVEAT, fallback_note, plural
@@ -61,9 +61,11 @@ def as_text(value: str) -> str:
 class ChatApp:
     """State shared by every browser session: the engine, the corpus folder, the build log."""
 
-    def __init__(self, qa: QA, corpus_dir: Path):
+    def __init__(self, qa: QA, corpus_dir: Path, read_only: bool = False):
         self.qa = qa
         self.corpus_dir = Path(corpus_dir)
+        self.read_only = read_only
+        """No uploads or deletions from the browser or the API; the folder watch still updates the index."""
         self.settings: Settings = qa.settings
         self.llm_name = Path(str(self.settings.llm)).name  # a model file's name, not its whole path
         self._build_lock = threading.Lock()
@@ -83,6 +85,25 @@ class ChatApp:
     def _note(self, line: str) -> None:
         self.events.append(f"{time.strftime('%H:%M:%S')}  {line}")
         log.warning(line)
+
+    def add_article(self, name: str, data: bytes) -> Added:
+        """Save an upload into the corpus folder (safe name, size limit, no duplicates)."""
+        return add_file(self.corpus_dir, name, data, self.settings)
+
+    def remove_article(self, name: str) -> str:
+        """Delete the corpus file `name` (a path relative to the corpus folder); its source."""
+        parts = [p for p in name.replace("\\", "/").split("/") if p not in ("", ".")]
+        if not parts or any(p.startswith(".") or not p.isprintable() for p in parts):
+            raise ValueError(f"not an article name: {name!r}")
+        path = self.corpus_dir.joinpath(*parts)
+        if not path.resolve().is_relative_to(self.corpus_dir.resolve()) or path.is_symlink():
+            raise ValueError(f"not an article name: {name!r}")
+        if not path.is_file() or path.suffix.lower() not in SUPPORTED_SUFFIXES:
+            raise FileNotFoundError(f"no article {name!r} in the corpus")
+        path.unlink()
+        sidecar = path.with_name(path.stem + ".meta.json")
+        sidecar.unlink(missing_ok=True)
+        return "/".join(parts)
 
     # -- chat --------------------------------------------------------------
 
@@ -172,7 +193,7 @@ class ChatApp:
         for item in files:
             path = Path(item if isinstance(item, str) else item.name)
             data = path.read_bytes()
-            added = add_file(self.corpus_dir, path.name, data, self.settings)
+            added = self.add_article(path.name, data)
             lines.append(added.message)
             saved += added.source is not None
         if saved:
@@ -252,13 +273,19 @@ class ChatApp:
                             elem_id="qa-sources",
                         )
                     with gr.Tab("Articles"):
-                        uploads = gr.File(
-                            label="Add articles (" + ", ".join(SUPPORTED_SUFFIXES) + ")",
-                            file_count="multiple",
-                            file_types=list(SUPPORTED_SUFFIXES),
-                            elem_id="qa-upload",
-                        )
-                        upload_log = gr.Markdown(elem_id="qa-upload-log")
+                        if self.read_only:
+                            gr.Markdown(
+                                "*This server is read-only: articles are added in its corpus folder.*",
+                                elem_id="qa-read-only",
+                            )
+                        else:
+                            uploads = gr.File(
+                                label="Add articles (" + ", ".join(SUPPORTED_SUFFIXES) + ")",
+                                file_count="multiple",
+                                file_types=list(SUPPORTED_SUFFIXES),
+                                elem_id="qa-upload",
+                            )
+                            upload_log = gr.Markdown(elem_id="qa-upload-log")
                         table = gr.Dataframe(
                             value=self.articles(),
                             headers=["Title", "File", "Characters", "Chunks", "Added"],
@@ -272,7 +299,8 @@ class ChatApp:
             box.submit(self.respond, inputs, outputs, api_name="ask_stream", show_progress="hidden")
             ask.click(self.respond, inputs, outputs, api_visibility="private", show_progress="hidden")
             chatbot.select(self.select, [answers], [sources], api_visibility="private")
-            uploads.upload(self.upload, [uploads], [upload_log, status, table], api_name="upload")
+            if not self.read_only:  # no upload event at all: nothing for a client to call
+                uploads.upload(self.upload, [uploads], [upload_log, status, table], api_name="upload")
             gr.Timer(3).tick(self.refresh, None, [status, table], api_visibility="private", show_progress="hidden")
             gr.api(self.api_ask, api_name="ask")
         return demo
@@ -338,9 +366,9 @@ def render_written(answer: Answer) -> str:
     return "".join(out) + "\n\n" + "  \n".join(notes)
 
 
-def create_app(qa: QA, corpus_dir: Path, watch: bool = True):
+def create_app(qa: QA, corpus_dir: Path, watch: bool = True, read_only: bool = False):
     """The Blocks app and its state; with `watch`, a thread keeps the index in step with the folder."""
-    app = ChatApp(qa, corpus_dir)
+    app = ChatApp(qa, corpus_dir, read_only=read_only)
     demo = app.blocks()
     if watch:
         from qa.watch import start_watcher
@@ -349,7 +377,19 @@ def create_app(qa: QA, corpus_dir: Path, watch: bool = True):
     return demo, app
 
 
-def launch(demo: gr.Blocks, host: str = "127.0.0.1", port: int = 7860, share: bool = False, block: bool = True):
+def launch(
+    demo: gr.Blocks,
+    host: str = "127.0.0.1",
+    port: int = 7860,
+    share: bool = False,
+    block: bool = True,
+    chat: ChatApp | None = None,
+    credentials=None,
+):
+    """Serve the chat, and with `chat` the JSON API beside it on the same server (ui/server.py);
+    with `credentials`, both need them (ui/auth.py)."""
+    from ui.server import server_app
+
     demo.queue(default_concurrency_limit=8)
     theme = gr.themes.Soft(font=["ui-sans-serif", "system-ui", "sans-serif"], font_mono=["ui-monospace", "monospace"])
     return demo.launch(
@@ -362,4 +402,7 @@ def launch(demo: gr.Blocks, host: str = "127.0.0.1", port: int = 7860, share: bo
         prevent_thread_lock=not block,
         footer_links=[],
         quiet=not share,  # `qa serve` prints the address; Gradio would also suggest `share=True` in `launch()`
+        auth=credentials.login if credentials else None,
+        auth_message="Sign in with your user name and password, or any name and the server's token.",
+        _app=server_app(chat, credentials) if chat is not None else None,
     )

@@ -1,0 +1,223 @@
+"""The JSON API and authentication, on really launched servers: answers, errors, SSE, uploads,
+tokens and passwords, read-only mode, the refusal to serve beyond this machine unguarded,
+and the sign-in page in a real headless Chromium."""
+
+from __future__ import annotations
+
+import base64
+import json
+import logging
+import subprocess
+import sys
+
+import httpx
+import pytest
+from conftest import ROOT, SEED_SOURCE, start_chat
+from langchain_core.language_models.fake_chat_models import FakeListChatModel
+
+from ui.auth import MAX_FAILURES, AuthConfigError, Credentials, hash_password, read_auth_file
+
+pytestmark = pytest.mark.slow
+
+TOKEN = "test-token-0123456789abcdef"
+QUESTION = "What did Russia announce on Mar. 25?"
+
+
+@pytest.fixture(scope="module")
+def open_server(tmp_path_factory, settings, embedder):
+    chat = start_chat(tmp_path_factory.mktemp("api-open"), settings, embedder, watch=False)
+    yield chat
+    chat["demo"].close()
+
+
+@pytest.fixture(scope="module")
+def guarded(tmp_path_factory, settings, embedder):
+    users = tmp_path_factory.mktemp("auth") / "users"
+    users.write_text(f"# qa users\nada:{hash_password('correct horse')}\n", encoding="utf-8")
+    credentials = Credentials.from_options(TOKEN, users)
+    chat = start_chat(tmp_path_factory.mktemp("api-guarded"), settings, embedder, watch=False, credentials=credentials)
+    yield chat
+    chat["demo"].close()
+
+
+def _api(chat, path: str, **kwargs) -> httpx.Response:
+    method = kwargs.pop("method", "POST" if "json" in kwargs or "files" in kwargs else "GET")
+    return httpx.request(method, chat["url"].rstrip("/") + path, timeout=60, **kwargs)
+
+
+def test_ask_answers_with_the_verbatim_quote_of_qa_ask_json(open_server):
+    r = _api(open_server, "/api/ask", json={"question": QUESTION})
+    assert r.status_code == 200
+    answer = r.json()
+    c = answer["citations"][0]
+    text = (open_server["corpus"] / SEED_SOURCE).read_text(encoding="utf-8")
+    assert not answer["refused"] and c["source"] == SEED_SOURCE and text[c["start"] : c["end"]] == c["quote"]
+    assert "Russia announced on Mar. 25" in c["quote"]
+    expected = open_server["qa"].ask(QUESTION).to_dict()
+    assert {k: v for k, v in answer.items() if k != "timings"} == {k: v for k, v in expected.items() if k != "timings"}
+
+
+def test_search_info_health_and_docs(open_server):
+    passages = _api(open_server, "/api/search", json={"question": QUESTION, "k": 3}).json()["passages"]
+    assert len(passages) == 3 and passages[0]["source"] == SEED_SOURCE
+    info = _api(open_server, "/api/info").json()
+    assert info["documents"] == 1 and info["version"].startswith("v")
+    assert _api(open_server, "/api/health").json()["status"] == "ok"
+    spec = _api(open_server, "/api/openapi.json").json()
+    assert {"/api/ask", "/api/search", "/api/articles", "/api/info", "/api/health"} <= set(spec["paths"])
+    assert "swagger" in _api(open_server, "/api/docs").text.lower()
+
+
+@pytest.mark.parametrize(
+    "body, message",
+    [
+        ({"question": "   "}, "empty"),
+        ({"question": "x" * 5000}, "too long"),
+        ({"k": 3}, "question"),
+        ({"question": QUESTION, "k": 0}, "k"),
+        ({"question": QUESTION, "mode": "poetry"}, "mode"),
+    ],
+)
+def test_bad_questions_get_400_json_never_a_traceback(open_server, body, message):
+    r = _api(open_server, "/api/ask", json=body)
+    assert r.status_code == 400 and message in r.json()["error"] and "Traceback" not in r.text
+
+
+def test_upload_duplicate_oversize_traversal_and_delete(open_server, settings):
+    article = b"Lighthouse keepers\n\nThe last keeper of Skerryvore retired in 1998 after 31 years.\n"
+    r = _api(open_server, "/api/articles", files={"file": ("keeper.txt", article, "text/plain")})
+    assert r.status_code == 201 and r.json()["source"] == "keeper.txt" and r.json()["index"]["added"] == ["keeper.txt"]
+    answer = _api(open_server, "/api/ask", json={"question": "When did the last keeper of Skerryvore retire?"}).json()
+    assert answer["citations"][0]["source"] == "keeper.txt"
+    again = _api(open_server, "/api/articles", files={"file": ("copy.txt", article, "text/plain")})
+    assert again.status_code == 409 and "already in the corpus" in again.json()["error"]
+    big = b"x" * (settings.max_file_bytes + 1)
+    assert _api(open_server, "/api/articles", files={"file": ("big.txt", big, "text/plain")}).status_code == 413
+    sneaky = _api(open_server, "/api/articles", files={"file": ("../../evil.txt", b"Evil\n\nText here.\n")})
+    assert sneaky.status_code == 201 and sneaky.json()["source"] == "evil.txt"  # the name is made safe
+    assert (open_server["corpus"] / "evil.txt").exists() and not (open_server["corpus"].parent / "evil.txt").exists()
+    for name, status in [("..%2F..%2Fetc%2Fpasswd", 400), ("nothing.txt", 404), (".hidden.txt", 400)]:
+        assert _api(open_server, f"/api/articles/{name}", method="DELETE").status_code == status, name
+    for name in ("keeper.txt", "evil.txt"):
+        r = _api(open_server, f"/api/articles/{name}", method="DELETE")
+        assert r.status_code == 200 and r.json()["index"]["removed"] == [name]
+    assert _api(open_server, "/api/info").json()["documents"] == 1
+
+
+def test_guarded_server_wants_credentials_on_every_route(guarded):
+    for path in ("/api/health", "/api/info"):
+        assert _api(guarded, path).status_code == 401
+        assert _api(guarded, path, headers={"Authorization": "Bearer wrong-token-000000000"}).status_code == 401
+        assert _api(guarded, path, headers={"Authorization": f"Bearer {TOKEN}"}).status_code == 200
+    assert _api(guarded, "/api/ask", json={"question": QUESTION}).status_code == 401
+    basic = base64.b64encode(b"ada:correct horse").decode()
+    assert _api(guarded, "/api/ask", json={"question": QUESTION}, headers={"Authorization": f"Basic {basic}"}).json()[
+        "citations"
+    ]
+    # The chat: its config, its queue and its upload endpoint all refuse without a session.
+    assert _api(guarded, "/config").status_code == 401
+    assert _api(guarded, "/gradio_api/queue/join", json={"data": [QUESTION], "fn_index": 0}).status_code == 401
+    with httpx.Client(base_url=guarded["url"], timeout=60) as browser:
+        assert browser.post("/login", data={"username": "anyone", "password": "nope"}).status_code == 400
+        assert browser.post("/login", data={"username": "anyone", "password": TOKEN}).status_code == 200
+        assert browser.get("/config").status_code == 200
+
+
+def test_failed_sign_ins_are_rate_limited_and_the_token_never_logged(tmp_path, settings, embedder, caplog):
+    credentials = Credentials.from_options(TOKEN, None)
+    with caplog.at_level(logging.DEBUG):
+        chat = start_chat(tmp_path, settings, embedder, watch=False, credentials=credentials)
+        try:
+            for _ in range(MAX_FAILURES):
+                assert _api(chat, "/api/info", headers={"Authorization": "Bearer nope"}).status_code == 401
+            r = _api(chat, "/api/info", headers={"Authorization": f"Bearer {TOKEN}"})
+            assert r.status_code == 429 and "too many failed" in r.json()["error"]
+            assert _api(chat, "/login", data={"username": "a", "password": TOKEN}).status_code == 429
+        finally:
+            chat["demo"].close()
+    assert TOKEN not in caplog.text
+
+
+def test_read_only_refuses_changes_but_answers(tmp_path, settings, embedder):
+    chat = start_chat(tmp_path, settings, embedder, watch=False, read_only=True)
+    try:
+        r = _api(chat, "/api/articles", files={"file": ("a.txt", b"Title\n\nSome text.\n", "text/plain")})
+        assert r.status_code == 403 and "read-only" in r.json()["error"]
+        assert _api(chat, f"/api/articles/{SEED_SOURCE}", method="DELETE").status_code == 403
+        assert (chat["corpus"] / SEED_SOURCE).exists()
+        assert not _api(chat, "/api/ask", json={"question": QUESTION}).json()["refused"]
+        config = _api(chat, "/config").json()
+        assert "upload" not in {d.get("api_name") for d in config["dependencies"]}  # nothing to call, even by hand
+    finally:
+        chat["demo"].close()
+
+
+def test_streaming_sends_pieces_then_the_answer(tmp_path, settings, embedder):
+    said = "Russia announced on Mar. 25 that it planned to deploy missile defense systems"
+    llm = FakeListChatModel(responses=[f'Russia said "{said}" [1].'], sleep=0.01)
+    chat = start_chat(tmp_path, settings, embedder, llm=llm, watch=False)
+    try:
+        with httpx.stream("POST", chat["url"] + "api/ask?stream=true", json={"question": QUESTION}, timeout=120) as r:
+            assert r.status_code == 200 and r.headers["content-type"].startswith("text/event-stream")
+            events = [block for block in r.read().decode().split("\n\n") if block]
+        kinds = [e.split("\n")[0].removeprefix("event: ") for e in events]
+        assert kinds[-1] == "answer" and kinds.count("piece") > 1 and kinds.index("piece") < kinds.index("answer")
+        answer = json.loads(events[-1].split("data: ", 1)[1])
+        assert answer["mode"] == "generative" and answer["citations"][0]["quote"] == said
+    finally:
+        chat["demo"].close()
+
+
+def test_serving_beyond_this_machine_without_a_credential_is_refused(tmp_path):
+    env = {"PATH": "/usr/bin:/bin", "HOME": str(tmp_path)}
+    for extra in (["--host", "0.0.0.0"], ["--share"]):
+        run = subprocess.run(
+            [sys.executable, "-m", "qa", "serve", "--index", str(tmp_path / "i"), "--corpus", str(tmp_path), *extra],
+            capture_output=True, text=True, cwd=ROOT, timeout=120, env=env,
+        )  # fmt: skip
+        assert run.returncode == 1 and "without a credential" in run.stderr, run.stderr
+        assert len(run.stderr.strip().splitlines()) == 1 and not (tmp_path / "i").exists()
+
+
+def test_auth_file_needs_hashes_and_tokens_a_sensible_length(tmp_path):
+    plain = tmp_path / "plain"
+    plain.write_text("ada:correct horse\n", encoding="utf-8")
+    with pytest.raises(AuthConfigError, match=r"line 1.*never stored in plain text"):
+        read_auth_file(plain)
+    with pytest.raises(AuthConfigError, match="too short"):
+        Credentials.from_options("short", None)
+    run = subprocess.run(
+        [sys.executable, "-m", "qa", "hash-password", "ada"], input="correct horse\n",
+        capture_output=True, text=True, cwd=ROOT, timeout=60,
+    )  # fmt: skip
+    (tmp_path / "users").write_text(run.stdout, encoding="utf-8")
+    users = read_auth_file(tmp_path / "users")
+    assert "correct horse" not in run.stdout and Credentials(users=users).login("ada", "correct horse")
+    assert not Credentials(users=users).login("ada", "wrong horse")
+
+
+@pytest.mark.browser
+def test_the_sign_in_page_in_a_real_browser(guarded, tmp_path):
+    from playwright.sync_api import sync_playwright
+    from test_ui import CHROMIUM, CHROMIUM_ARGS
+
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
+        try:
+            page = browser.new_page()
+            page.goto(guarded["url"], wait_until="load")
+            page.get_by_label("username").wait_for(timeout=30_000)
+            for password in ("wrong horse", "correct horse"):  # a failed attempt clears the form
+                page.get_by_label("username").fill("ada")
+                page.get_by_label("password").fill(password)
+                page.get_by_role("button", name="Login").click()
+                if password == "wrong horse":
+                    page.get_by_text("Incorrect", exact=False).first.wait_for(timeout=15_000)
+            box = page.locator("#qa-question textarea")
+            box.wait_for(timeout=30_000)
+            box.fill(QUESTION)
+            box.press("Enter")
+            page.locator("#qa-sources mark").first.wait_for(timeout=30_000)
+            assert "Kuril Islands" in page.locator("#qa-sources mark").first.inner_text()
+        finally:
+            browser.close()

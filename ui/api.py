@@ -1,0 +1,124 @@
+"""qa's JSON API, served by the chat's own server under /api (OpenAPI docs at /api/docs).
+
+Every answer is exactly what `qa ask --json` prints. Errors are JSON, `{"error": "…"}`, with
+a proper status: 400 a bad question or body, 401 no or wrong credentials, 403 a change to a
+read-only server, 404 no such article, 409 an article already there, 413 too large, 429 too
+many failed logins. Like the chat, the API is thin over `QA`: no answering logic here.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Iterator
+from typing import Literal
+
+from fastapi import APIRouter, File, HTTPException, UploadFile
+from fastapi.responses import JSONResponse, StreamingResponse
+from pydantic import BaseModel, Field
+
+from qa.engine import InvalidQuestion
+from qa.types import Answer, Citation
+
+log = logging.getLogger("qa.api")
+
+
+class AskBody(BaseModel):
+    question: str
+    k: int | None = Field(default=None, ge=1, le=100, description="passages to read (default: the setting, 8)")
+    mode: Literal["extractive", "generative"] | None = Field(
+        default=None, description="generative needs a language model (`qa serve --llm`)"
+    )
+    history: list[tuple[str, str]] = Field(
+        default_factory=list, description="earlier (question, answer) turns, oldest first, for a follow-up"
+    )
+
+
+class SearchBody(BaseModel):
+    question: str
+    k: int | None = Field(default=None, ge=1, le=100)
+
+
+def error(status: int, message: str) -> JSONResponse:
+    return JSONResponse({"error": message}, status_code=status)
+
+
+def api_router(chat, read_only: bool) -> APIRouter:
+    """The /api routes over `chat` (a `ui.app.ChatApp`: the engine, the corpus, the build lock)."""
+    router = APIRouter(prefix="/api")
+
+    @router.get("/health", summary="Is the server up, and which index version does it answer from?")
+    def health() -> dict:
+        info = chat.qa.info()
+        return {"status": "ok", "version": info["version"], "documents": info["documents"]}
+
+    @router.get("/info", summary="The index: what `qa info --json` prints")
+    def info() -> dict:
+        return chat.qa.info()
+
+    @router.post("/ask", summary="Answer a question: the object `qa ask --json` prints (stream=true: SSE)")
+    def ask(body: AskBody, stream: bool = False):
+        try:
+            if stream:
+                events = chat.qa.stream(body.question, k=body.k, history=body.history, mode=body.mode)
+                first = next(events)  # a bad question fails here, as a 400, before the stream starts
+                return StreamingResponse(_sse(first, events), media_type="text/event-stream")
+            return chat.qa.ask(body.question, k=body.k, history=body.history, mode=body.mode).to_dict()
+        except InvalidQuestion as exc:
+            raise HTTPException(400, str(exc)) from None
+
+    @router.post("/search", summary="The passages qa would read for a question, best first")
+    def search(body: SearchBody) -> dict:
+        try:
+            passages = chat.qa.search(body.question, k=body.k)
+        except InvalidQuestion as exc:
+            raise HTTPException(400, str(exc)) from None
+        return {"question": body.question, "passages": [p.to_dict() for p in passages]}
+
+    @router.post("/articles", status_code=201, summary="Add an article to the corpus and index it")
+    def upload(file: UploadFile = File(...)) -> dict:  # noqa: B008  (FastAPI's idiom)
+        _writable(read_only)
+        data = file.file.read(chat.settings.max_file_bytes + 1)
+        if len(data) > chat.settings.max_file_bytes:
+            raise HTTPException(413, f"{file.filename} is over the {chat.settings.max_file_bytes // 2**20} MB limit")
+        added = chat.add_article(file.filename or "", data)
+        if added.source is None:
+            raise HTTPException(409 if "already" in added.message else 400, added.message)
+        report = chat.update_index({added.source})
+        return {"source": added.source, "message": added.message, "index": report.to_dict()}
+
+    @router.delete("/articles/{name:path}", summary="Remove an article from the corpus and the index")
+    def remove(name: str) -> dict:
+        _writable(read_only)
+        try:
+            source = chat.remove_article(name)
+        except ValueError as exc:
+            raise HTTPException(400, str(exc)) from None
+        except FileNotFoundError as exc:
+            raise HTTPException(404, str(exc)) from None
+        report = chat.update_index({source})
+        return {"source": source, "removed": True, "index": report.to_dict()}
+
+    return router
+
+
+def _writable(read_only: bool) -> None:
+    if read_only:
+        raise HTTPException(403, "this server is read-only: articles are added in its corpus folder on disk")
+
+
+def _sse(first, events: Iterator) -> Iterator[str]:
+    """Server-sent events: `piece` (text as the model writes it), `citation` (a quote once
+    checked), and last `answer`, the whole answer object."""
+    for event in _chain(first, events):
+        if isinstance(event, str):
+            yield f"event: piece\ndata: {json.dumps(event, ensure_ascii=False)}\n\n"
+        elif isinstance(event, Citation):
+            yield f"event: citation\ndata: {json.dumps(event.to_dict(), ensure_ascii=False)}\n\n"
+        elif isinstance(event, Answer):
+            yield f"event: answer\ndata: {json.dumps(event.to_dict(), ensure_ascii=False)}\n\n"
+
+
+def _chain(first, rest: Iterator) -> Iterator:
+    yield first
+    yield from rest

@@ -1,0 +1,132 @@
+"""Who may use a qa server: a shared token, or users with scrypt-hashed passwords.
+
+- `--auth-token` / `$QA_AUTH_TOKEN`: the API takes `Authorization: Bearer TOKEN`; the chat's
+  login page takes any user name with the token as password.
+- `--auth-file FILE`: lines `user:scrypt$N$r$p$SALT$HASH` (`qa hash-password USER` makes
+  one); the API takes HTTP Basic, the chat's login page the same user and password.
+
+Comparisons are constant-time; passwords are stored only as scrypt hashes (Python's
+hashlib, i.e. OpenSSL); a client that fails too often is refused for a while; the token
+is never printed or logged.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import os
+import secrets
+import threading
+import time
+from collections import defaultdict, deque
+from dataclasses import dataclass, field
+from pathlib import Path
+
+SCRYPT = {"n": 2**14, "r": 8, "p": 1}
+"""scrypt's cost: ~50 ms and 16 MB per check, OWASP's minimum for scrypt."""
+MAX_FAILURES = 10
+"""Failed logins a client may make per `FAILURE_WINDOW_S` before it is refused until the window passes."""
+FAILURE_WINDOW_S = 60.0
+
+
+class AuthConfigError(ValueError):
+    pass
+
+
+def hash_password(password: str) -> str:
+    salt = secrets.token_bytes(16)
+    digest = hashlib.scrypt(password.encode(), salt=salt, maxmem=64 * 2**20, **SCRYPT)
+    return (
+        "scrypt${n}${r}${p}$".format(**SCRYPT)
+        + base64.b64encode(salt).decode()
+        + "$"
+        + base64.b64encode(digest).decode()
+    )
+
+
+def _verify(password: str, stored: str) -> bool:
+    try:
+        kind, n, r, p, salt, digest = stored.split("$")
+        if kind != "scrypt":
+            return False
+        expected = base64.b64decode(digest)
+        got = hashlib.scrypt(password.encode(), salt=base64.b64decode(salt), n=int(n), r=int(r), p=int(p),
+                             maxmem=256 * 2**20, dklen=len(expected))  # fmt: skip
+    except (ValueError, TypeError):
+        return False
+    return hmac.compare_digest(got, expected)
+
+
+def read_auth_file(path: Path) -> dict[str, str]:
+    """user -> scrypt hash; a line with a plain-text password is refused, naming the line."""
+    users = {}
+    try:
+        lines = Path(path).read_text(encoding="utf-8").splitlines()
+    except OSError as exc:
+        raise AuthConfigError(f"cannot read the auth file {path}: {exc.strerror or exc}") from None
+    for number, line in enumerate(lines, 1):
+        line = line.strip()
+        if not line or line.startswith("#"):
+            continue
+        user, sep, stored = line.partition(":")
+        if not sep or not user or not stored.startswith("scrypt$") or stored.count("$") != 5:
+            raise AuthConfigError(
+                f"{path}, line {number}: expected user:scrypt$… (make one with `qa hash-password USER`); "
+                "passwords are never stored in plain text"
+            )
+        users[user] = stored
+    if not users:
+        raise AuthConfigError(f"the auth file {path} names no users")
+    return users
+
+
+@dataclass
+class Credentials:
+    token: str | None = None
+    users: dict[str, str] = field(default_factory=dict)
+    _failures: dict[str, deque] = field(default_factory=lambda: defaultdict(deque))
+    _lock: threading.Lock = field(default_factory=threading.Lock)
+
+    @classmethod
+    def from_options(cls, token: str | None, auth_file: Path | None) -> Credentials | None:
+        token = token or os.environ.get("QA_AUTH_TOKEN") or None
+        if token is not None and len(token) < 16:
+            raise AuthConfigError(
+                "the auth token is too short: use at least 16 characters (e.g. `openssl rand -hex 24`)"
+            )
+        users = read_auth_file(auth_file) if auth_file else {}
+        return cls(token, users) if token or users else None
+
+    # -- checks --------------------------------------------------------------
+
+    def blocked(self, client: str) -> bool:
+        """Whether `client` (an address) failed too often lately: then it is refused unheard."""
+        with self._lock:
+            failures = self._failures[client]
+            while failures and failures[0] < time.monotonic() - FAILURE_WINDOW_S:
+                failures.popleft()
+            return len(failures) >= MAX_FAILURES
+
+    def failed(self, client: str) -> None:
+        with self._lock:
+            self._failures[client].append(time.monotonic())
+
+    def login(self, user: str, password: str) -> bool:
+        """The chat's login page: the token as password (any user name), or a user's password."""
+        if self.token is not None and hmac.compare_digest(password.encode(), self.token.encode()):
+            return True
+        return user in self.users and _verify(password, self.users[user])
+
+    def check_header(self, header: str | None) -> bool:
+        """An API request's Authorization header: Bearer TOKEN, or Basic for a user of the file."""
+        scheme, _, value = (header or "").partition(" ")
+        if scheme.lower() == "bearer" and self.token is not None:
+            return hmac.compare_digest(value.strip().encode(), self.token.encode())
+        if scheme.lower() == "basic" and self.users:
+            try:
+                user, _, password = base64.b64decode(value.strip(), validate=True).decode().partition(":")
+            except ValueError:
+                return False
+            return user in self.users and _verify(password, self.users[user])
+        return False
