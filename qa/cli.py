@@ -359,7 +359,7 @@ def _credentials(args):
     except ValueError:
         loopback = False
     if credentials is None and (args.share or not loopback):
-        where = "a public share link" if args.share else f"{args.host}, beyond this machine"
+        where = "a public share link" if args.share else f"{args.host} (beyond this machine)"
         raise ValueError(
             f"refusing to serve on {where} without a credential: pass --auth-token (or set QA_AUTH_TOKEN) "
             "or --auth-file, or bind to 127.0.0.1"

@@ -117,6 +117,8 @@ def test_guarded_server_wants_credentials_on_every_route(guarded):
     # The chat: its config, its queue and its upload endpoint all refuse without a session.
     assert _api(guarded, "/config").status_code == 401
     assert _api(guarded, "/gradio_api/queue/join", json={"data": [QUESTION], "fn_index": 0}).status_code == 401
+    assert _api(guarded, "/gradio_api/upload", files={"files": ("a.txt", b"Title\n\nText.\n")}).status_code == 401
+    assert _api(guarded, "/gradio_api/info").status_code == 401
     with httpx.Client(base_url=guarded["url"], timeout=60) as browser:
         assert browser.post("/login", data={"username": "anyone", "password": "nope"}).status_code == 400
         assert browser.post("/login", data={"username": "anyone", "password": TOKEN}).status_code == 200
@@ -221,3 +223,26 @@ def test_the_sign_in_page_in_a_real_browser(guarded, tmp_path):
             assert "Kuril Islands" in page.locator("#qa-sources mark").first.inner_text()
         finally:
             browser.close()
+
+
+def test_two_read_only_replicas_follow_one_writer(tmp_path, settings, embedder):
+    """Two servers answer from one index while one writer (here an Indexer, as `qa index --watch`
+    would) publishes a new version: each follows it at its next question."""
+    from qa.indexing import Indexer
+
+    replicas = [start_chat(tmp_path, settings, embedder, watch=False, read_only=True) for _ in range(2)]
+    try:
+        question = {"question": "When did the last keeper of Skerryvore retire?"}
+        assert all(_api(r, "/api/ask", json=question).json()["refused"] for r in replicas)
+        (tmp_path / "corpus" / "keeper.txt").write_text(
+            "Lighthouse keepers\n\nThe last keeper of Skerryvore retired in 1998 after 31 years.\n", encoding="utf-8"
+        )
+        report = Indexer(settings, embedder).build(tmp_path / "corpus", tmp_path / "index", progress=False)
+        assert report.added == ["keeper.txt"]
+        for replica in replicas:
+            answer = _api(replica, "/api/ask", json=question).json()
+            assert not answer["refused"] and answer["citations"][0]["source"] == "keeper.txt"
+            assert _api(replica, "/api/health").json()["version"] == report.version
+    finally:
+        for replica in replicas:
+            replica["demo"].close()
