@@ -1,7 +1,7 @@
 # The two commands of qa. Both set everything up first and are quick when it's done.
 #   make run    set up, index corpus/, open the chat on http://127.0.0.1:7860
 #   make test   set up (incl. headless Chromium and a tiny test LLM), run the whole test suite
-.PHONY: run test setup index model reader lint format eval bench-setup bench-build bench-update bench-query bench-scale bench-big bench-load clean
+.PHONY: run test setup index model reader lint format eval bench-setup bench-build bench-update bench-query bench-scale bench-big bench-scaling bench-load clean
 
 VENV := .venv
 QA := $(VENV)/bin/qa
@@ -49,6 +49,11 @@ bench-scale: setup
 
 bench-big: setup
 	@$(VENV)/bin/python bench/big.py
+
+# Ray builds and the LanceDB store (docs/scaling.md); installs the two extras.
+bench-scaling: setup
+	@$(VENV)/bin/pip install --quiet -e ".[dev,lance,ray]" 2>&1 | grep -v "^WARNING: Location" || true
+	@$(VENV)/bin/python bench/scaling.py
 
 bench-load: setup
 	@$(VENV)/bin/python bench/load.py

@@ -109,7 +109,24 @@ class Snapshot(ABC):
 
     @abstractmethod
     def describe(self) -> dict:
-        """What `qa info` shows."""
+        """What `qa info` shows (`_describe` with the store's own layout)."""
+
+    def _describe(self, location: str, kind: str, size: int | None, **layout) -> dict:
+        m = self.manifest
+        return {
+            "index": location,
+            "store": kind,
+            "version": self.version,
+            "documents": m["counts"]["documents"],
+            "chunks": m["counts"]["chunks"],
+            "sentences": m["counts"]["sentences"],
+            "model": m["model"],
+            "dimension": m["dimension"],
+            **layout,
+            "chunk_tokens": m["settings"]["chunk_tokens"],
+            "size_bytes": size,
+            "built_at": m["built_at"],
+        }
 
     @abstractmethod
     def check(self) -> list[str]:
@@ -249,20 +266,3 @@ def check_expected(location: str, manifest: dict, model: str | None, dim: int | 
             f"the index in {location} holds {manifest['dimension']}-d vectors but the model makes "
             f"{dim}-d ones; {REBUILD_HINT}"
         )
-
-
-__all__ = [
-    "REBUILD_HINT",
-    "ChunkRow",
-    "DocumentInfo",
-    "IndexCorrupt",
-    "IndexError_",
-    "IndexIncompatible",
-    "IndexLocked",
-    "IndexMissing",
-    "SentenceRow",
-    "Snapshot",
-    "Store",
-    "Writer",
-    "check_expected",
-]

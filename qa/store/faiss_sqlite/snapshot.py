@@ -127,21 +127,14 @@ class FaissSnapshot(Snapshot):
         m = self.manifest
         layouts = sorted({s["index"]["factory"] for s in m["segments"]}) or [m["index"]["factory"]]
         tombstones = sum(e.get("deleted", 0) for e in m["segments"])  # from the manifest: no segment read
-        return {
-            "index": str(self.root),
-            "version": self.version,
-            "documents": m["counts"]["documents"],
-            "chunks": m["counts"]["chunks"],
-            "sentences": m["counts"]["sentences"],
-            "model": m["model"],
-            "dimension": m["dimension"],
-            "faiss": " + ".join(layouts),
-            "segments": len(m["segments"]),
-            "deleted_vectors": tombstones,
-            "chunk_tokens": m["settings"]["chunk_tokens"],
-            "size_bytes": self.size_bytes(),
-            "built_at": m["built_at"],
-        }
+        return self._describe(
+            str(self.root),
+            "faiss",
+            self.size_bytes(),
+            faiss=" + ".join(layouts),
+            segments=len(m["segments"]),
+            deleted_vectors=tombstones,
+        )
 
     def size_bytes(self) -> int:
         """The metadata file (with its write-ahead log) plus this version's segments."""

@@ -88,21 +88,13 @@ class LanceSnapshot(Snapshot):
         size = None
         if self.store._local:
             size = sum(f.stat().st_size for f in Path(self.store.location).rglob("*") if f.is_file())
-        return {
-            "index": self.store.location,
-            "store": "lance",
-            "version": self.version,
-            "documents": m["counts"]["documents"],
-            "chunks": m["counts"]["chunks"],
-            "sentences": m["counts"]["sentences"],
-            "model": m["model"],
-            "dimension": m["dimension"],
-            "vector index": m["index"]["kind"],
-            "table versions": ", ".join(f"{k} {v}" for k, v in m["tables"].items()),
-            "chunk_tokens": m["settings"]["chunk_tokens"],
-            "size_bytes": size,
-            "built_at": m["built_at"],
-        }
+        return self._describe(
+            self.store.location,
+            "lance",
+            size,
+            vector_index=m["index"]["kind"],
+            table_versions=", ".join(f"{k} {v}" for k, v in m["tables"].items()),
+        )
 
     def check(self) -> list[str]:
         problems = []
