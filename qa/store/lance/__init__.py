@@ -11,9 +11,10 @@ Every Lance write makes a new table version and keeps the old ones, so a qa vers
 just the three table versions its manifest names: a reader checks those out and never sees
 a later write. Publishing appends the manifest's row to `qa_versions`; that append is the
 commit point. A writer killed before it leaves table versions no manifest names: the next
-writer restores each table to the published version first (`tidy`). Versions older than
-the one before the current are cleaned up, as in the default store. Lance compacts small
-fragments and folds new rows into its indexes (`optimize`) after each update.
+writer restores each table to the published version first (`tidy`). Each commit ends with
+Lance's `optimize`: small fragments compacted, new rows folded into the indexes, and the
+table versions older than the qa version before the current one dropped (so, as in the
+default store, the current and the previous versions stay readable).
 
 Needs `pip install "qa[lance]"`. Nothing is pickled: Lance files and JSON.
 """

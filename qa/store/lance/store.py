@@ -21,7 +21,7 @@ from ..base import (
     check_expected,
 )
 from .snapshot import LanceSnapshot
-from .tables import FORMAT, FORMAT_VERSION, MARKER, TABLES, id_list, lancedb_module
+from .tables import FORMAT, FORMAT_VERSION, MARKER, TABLES, VERSIONS_TABLE_KEEP, id_list, lancedb_module
 from .writer import LanceWriter
 
 
@@ -111,8 +111,8 @@ class LanceStore(Store):
             lock.release()
 
     def tidy(self) -> None:
-        """Roll each table back to the published version (a killed writer's rows go), then drop
-        the versions that neither the current nor the previous one needs."""
+        """Roll each table back to the published version: a killed writer's rows go. (Versions
+        no kept qa version needs are dropped by the next writer's commit.)"""
         rows = self._rows()
         if not rows:
             return
@@ -120,21 +120,11 @@ class LanceStore(Store):
             live = json.loads(rows[-1]["manifest"])
         except ValueError:
             return  # a damaged index: the next build rebuilds it
-        before = json.loads(rows[-2]["manifest"]) if len(rows) > 1 else live
         for name in TABLES:
             table = self._table(name)
             if table.version != live["tables"][name]:
                 table.checkout(live["tables"][name])
                 table.restore()
-            kept = {v["version"]: v["timestamp"] for v in table.list_versions()}
-            oldest = kept.get(before["tables"][name])
-            if oldest is not None and len(kept) > 2:
-                age = dt.datetime.now() - oldest + dt.timedelta(seconds=1)
-                table.optimize(cleanup_older_than=age)
-        versions = self._table("versions")
-        old = [r["number"] for r in rows[:-2]]
-        if old:
-            versions.delete(f"number IN ({id_list(old)})")
 
     def begin(self, settings: Settings, base: LanceSnapshot | None, compact: bool = False) -> LanceWriter:
         rows = self._rows()
@@ -142,7 +132,8 @@ class LanceStore(Store):
         if base is not None and (previous is None or base.version != previous["version"]):
             raise IndexError_(f"{self.location}: version {base.version} is no longer the current one")
         number = previous["number"] + 1 if previous else 1
-        return LanceWriter(self, number, base, previous, settings, compact)
+        keep = json.loads(rows[-2]["manifest"])["tables"] if len(rows) > 1 else (previous or {}).get("tables", {})
+        return LanceWriter(self, number, base, previous, keep, settings, compact)
 
     def publish(self, manifest: dict) -> str:
         import pyarrow as pa
@@ -152,9 +143,13 @@ class LanceStore(Store):
         if latest >= manifest["number"]:
             raise IndexLocked(f"another writer published version {latest} of {self.location} meanwhile; run again")
         row = pa.table({"number": [manifest["number"]], "manifest": [json.dumps(manifest)]})
-        if self._has("versions"):
-            self._table("versions").add(row)
-        else:
+        if not self._has("versions"):
             self.db.create_table("qa_versions", data=row)
-        self.tidy()
+            return manifest["version"]
+        versions = self._table("versions")
+        versions.add(row)
+        old = [r["number"] for r in current[:-1]]  # with the new one, the current becomes the previous
+        if old:
+            versions.delete(f"number IN ({id_list(old)})")
+            versions.optimize(cleanup_older_than=VERSIONS_TABLE_KEEP)
         return manifest["version"]

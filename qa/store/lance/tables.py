@@ -26,7 +26,9 @@ DOC_FREQ_CAP = 30_000
 CACHED_DOCUMENTS = 512
 """Documents (with their sentences) a snapshot keeps in memory once read."""
 KEEP = dt.timedelta(days=365 * 100)
-"""`optimize` cleans up versions older than this: never, as versions are dropped by `tidy`."""
+"""`optimize` drops no table version older than this ("never") until one is not needed."""
+VERSIONS_TABLE_KEEP = dt.timedelta(minutes=10)
+"""Old versions of the small versions table go after this: a reader reads its newest one."""
 
 
 def lancedb_module():

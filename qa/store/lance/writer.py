@@ -22,8 +22,10 @@ class LanceWriter(Writer):
     """Writes the next version's rows into the tables; nothing is published until `Store.publish`."""
 
     def __init__(self, store: LanceStore, number: int, base: LanceSnapshot | None, previous: dict | None,
-                 settings: Settings, compact: bool) -> None:  # fmt: skip
+                 keep: dict, settings: Settings, compact: bool) -> None:  # fmt: skip
         self.store = store
+        self.keep = keep
+        """Table versions of the qa version before the current one: the oldest still needed."""
         self.number = number
         self.base = base
         self.settings = settings
@@ -98,15 +100,16 @@ class LanceWriter(Writer):
             tables["chunks"].delete(f"doc_id IN ({gone})")
             tables["sentences"].delete(f"doc_id IN ({gone})")
         kind = self.base.manifest["index"]["kind"] if self.base else "exact"
-        if self.base is None or self.compact:
+        if self.base is None:
             self._index(tables)
-        else:
-            for table in tables.values():
-                table.optimize(cleanup_older_than=KEEP)  # compact small fragments, index new rows
         if kind == "exact" and self.counts["chunks"] >= max(ANN_MIN_ROWS, self.settings.exact_max_vectors):
             tables["chunks"].create_index(metric="dot", vector_column_name="vector", index_type="IVF_PQ",
                                           num_sub_vectors=self._dim // 8)  # fmt: skip
             kind = "IVF_PQ"
+        for name, table in tables.items():
+            # Compact small fragments, fold new rows into the indexes, and drop the table
+            # versions no kept qa version names (older than the one before the current).
+            table.optimize(cleanup_older_than=self._unneeded_after(name, table))
         return {
             "format": FORMAT,
             "format_version": FORMAT_VERSION,
@@ -120,11 +123,17 @@ class LanceWriter(Writer):
             "built_at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
         }
 
+    def _unneeded_after(self, name: str, table) -> dt.timedelta:
+        """How old a table version must be to go: older than the one the previous qa version
+        names (ages measured between the table's own timestamps, whatever their time zone)."""
+        stamps = {v["version"]: v["timestamp"] for v in table.list_versions()}
+        keep = self.keep.get(name)
+        if keep not in stamps or min(stamps) >= keep:
+            return KEEP
+        return max(stamps.values()) - stamps[keep] + dt.timedelta(seconds=1)
+
     def _index(self, tables: dict) -> None:
         """The full-text and lookup indexes of a full build (updates keep them current)."""
-        if self.compact:
-            for table in tables.values():
-                table.optimize(cleanup_older_than=KEEP)
         if tables["chunks"].count_rows():
             tables["chunks"].create_fts_index(
                 "terms", use_tantivy=False, base_tokenizer="whitespace", stem=False, remove_stop_words=False,
