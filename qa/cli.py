@@ -162,7 +162,8 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--read-only",
         action="store_true",
-        help="no uploads or deletions from the browser or the API (the corpus folder's watch still updates)",
+        help="no uploads or deletions from the browser or the API (the corpus folder's watch still updates); "
+        "with --no-watch, a replica that never writes the index (docs: README)",
     )
     p.set_defaults(func=cmd_serve)
 
@@ -321,11 +322,15 @@ def cmd_serve(args) -> int:
     _check_verify(settings)
     credentials = _credentials(args)  # before minutes of indexing, not after
     _check_port_free(args.host, args.port)
-    indexer = Indexer(settings)
-    report = indexer.build(wait=60, on_message=lambda line: print(line, file=sys.stderr))
-    args.json = False
-    _print_report(args, report)
-    qa = QA.load(args.index, settings=settings, embedder=indexer.embedder)  # the model loads once for both
+    if args.read_only and args.no_watch:
+        # A replica: it never writes the index (another process does, e.g. `qa index --watch`).
+        qa = QA.load(args.index, settings=settings)
+    else:
+        indexer = Indexer(settings)
+        report = indexer.build(wait=60, on_message=lambda line: print(line, file=sys.stderr))
+        args.json = False
+        _print_report(args, report)
+        qa = QA.load(args.index, settings=settings, embedder=indexer.embedder)  # the model loads once for both
     _ = qa.reader  # a reader that cannot load says so now, not at the first question
     if qa.llm is not None and hasattr(qa.llm, "load"):
         print(f"qa: loading the language model {args.llm}", file=sys.stderr)

@@ -426,15 +426,11 @@ class QA:
         doc_id, _, text = found
         if not 0 <= start <= end <= len(text):
             raise ValueError(f"{start}:{end} is not a span of {source!r}, which has {len(text):,} characters")
-        rows = snap.db.execute(
-            "SELECT MIN(idx), MAX(idx) FROM sentences WHERE doc_id = ? AND start < ? AND end > ?", (doc_id, end, start)
-        ).fetchone()
-        first, last = rows if rows[0] is not None else (0, 0)
-        span = snap.db.execute(
-            "SELECT MIN(start), MAX(end) FROM sentences WHERE doc_id = ? AND idx BETWEEN ? AND ?",
-            (doc_id, max(0, first - sentences), last + sentences),
-        ).fetchone()
-        lo, hi = min(span[0], start), max(span[1], end)
+        rows = snap.sentences(doc_id, 0, 2**31 - 1)  # any store: the document's sentences, in order
+        hit = [r.idx for r in rows if r.start < end and r.end > start]
+        first, last = (min(hit), max(hit)) if hit else (0, 0)
+        around = [r for r in rows if first - sentences <= r.idx <= last + sentences]
+        lo, hi = min([start] + [r.start for r in around]), max([end] + [r.end for r in around])
         return text[lo:start], text[start:end], text[end:hi]
 
     def as_retriever(self, k: int | None = None):

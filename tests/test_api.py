@@ -76,6 +76,7 @@ def test_search_info_health_and_docs(open_server):
         ({"k": 3}, "question"),
         ({"question": QUESTION, "k": 0}, "k"),
         ({"question": QUESTION, "mode": "poetry"}, "mode"),
+        ({"question": QUESTION, "mode": "generative"}, "need a language model"),
     ],
 )
 def test_bad_questions_get_400_json_never_a_traceback(open_server, body, message):
@@ -127,6 +128,7 @@ def test_guarded_server_wants_credentials_on_every_route(guarded):
 
 def test_failed_sign_ins_are_rate_limited_and_the_token_never_logged(tmp_path, settings, embedder, caplog):
     credentials = Credentials.from_options(TOKEN, None)
+    assert TOKEN not in repr(credentials) and TOKEN not in repr(credentials.login)
     with caplog.at_level(logging.DEBUG):
         chat = start_chat(tmp_path, settings, embedder, watch=False, credentials=credentials)
         try:

@@ -48,6 +48,9 @@ def test_same_index_and_answers_as_the_default_store(lance_index, news_index, em
     c = a.citations[0]
     assert not a.refused and c.source == SEED_SOURCE and "Russia announced on Mar. 25" in c.quote
     assert lance.snapshot.document_text(lance.snapshot.document_by_source(c.source)[0])[c.start : c.end] == c.quote
+    assert lance.context(c.source, c.start, c.end) == faiss.context(
+        c.source, c.start, c.end
+    )  # the chat's sources panel
 
 
 def test_updates_snapshots_and_deletes(tmp_path, news_corpus, settings, embedder):

@@ -64,7 +64,7 @@ def api_router(chat, read_only: bool) -> APIRouter:
                 first = next(events)  # a bad question fails here, as a 400, before the stream starts
                 return StreamingResponse(_sse(first, events), media_type="text/event-stream")
             return chat.qa.ask(body.question, k=body.k, history=body.history, mode=body.mode).to_dict()
-        except InvalidQuestion as exc:
+        except ValueError as exc:  # an InvalidQuestion, or generative mode without a language model
             raise HTTPException(400, str(exc)) from None
 
     @router.post("/search", summary="The passages qa would read for a question, best first")
@@ -109,14 +109,20 @@ def _writable(read_only: bool) -> None:
 
 def _sse(first, events: Iterator) -> Iterator[str]:
     """Server-sent events: `piece` (text as the model writes it), `citation` (a quote once
-    checked), and last `answer`, the whole answer object."""
-    for event in _chain(first, events):
-        if isinstance(event, str):
-            yield f"event: piece\ndata: {json.dumps(event, ensure_ascii=False)}\n\n"
-        elif isinstance(event, Citation):
-            yield f"event: citation\ndata: {json.dumps(event.to_dict(), ensure_ascii=False)}\n\n"
-        elif isinstance(event, Answer):
-            yield f"event: answer\ndata: {json.dumps(event.to_dict(), ensure_ascii=False)}\n\n"
+    checked), and last `answer`, the whole answer object; or, if answering fails midway,
+    `error` with a message."""
+    try:
+        for event in _chain(first, events):
+            if isinstance(event, str):
+                yield f"event: piece\ndata: {json.dumps(event, ensure_ascii=False)}\n\n"
+            elif isinstance(event, Citation):
+                yield f"event: citation\ndata: {json.dumps(event.to_dict(), ensure_ascii=False)}\n\n"
+            elif isinstance(event, Answer):
+                yield f"event: answer\ndata: {json.dumps(event.to_dict(), ensure_ascii=False)}\n\n"
+    except Exception:
+        log.exception("streamed answer failed")
+        message = {"error": "something went wrong while answering; the details are in the server log"}
+        yield f"event: error\ndata: {json.dumps(message)}\n\n"
 
 
 def _chain(first, rest: Iterator) -> Iterator:

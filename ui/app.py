@@ -402,7 +402,7 @@ def launch(
         prevent_thread_lock=not block,
         footer_links=[],
         quiet=not share,  # `qa serve` prints the address; Gradio would also suggest `share=True` in `launch()`
-        auth=credentials.login if credentials else None,
+        auth=credentials.login_async if credentials else None,
         auth_message="Sign in with your user name and password, or any name and the server's token.",
         _app=server_app(chat, credentials) if chat is not None else None,
     )

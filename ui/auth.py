@@ -30,6 +30,11 @@ MAX_FAILURES = 10
 FAILURE_WINDOW_S = 60.0
 
 
+_DUMMY = (
+    "scrypt$16384$8$1$" + base64.b64encode(b"qa-no-such-user!").decode() + "$" + base64.b64encode(bytes(64)).decode()
+)
+
+
 class AuthConfigError(ValueError):
     pass
 
@@ -83,10 +88,10 @@ def read_auth_file(path: Path) -> dict[str, str]:
 
 @dataclass
 class Credentials:
-    token: str | None = None
-    users: dict[str, str] = field(default_factory=dict)
-    _failures: dict[str, deque] = field(default_factory=lambda: defaultdict(deque))
-    _lock: threading.Lock = field(default_factory=threading.Lock)
+    token: str | None = field(default=None, repr=False)  # never in a repr, a log or a traceback
+    users: dict[str, str] = field(default_factory=dict, repr=False)
+    _failures: dict[str, deque] = field(default_factory=lambda: defaultdict(deque), repr=False)
+    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     @classmethod
     def from_options(cls, token: str | None, auth_file: Path | None) -> Credentials | None:
@@ -106,6 +111,9 @@ class Credentials:
             failures = self._failures[client]
             while failures and failures[0] < time.monotonic() - FAILURE_WINDOW_S:
                 failures.popleft()
+            if not failures:
+                del self._failures[client]  # no memory kept for addresses that behave
+                return False
             return len(failures) >= MAX_FAILURES
 
     def failed(self, client: str) -> None:
@@ -116,7 +124,19 @@ class Credentials:
         """The chat's login page: the token as password (any user name), or a user's password."""
         if self.token is not None and hmac.compare_digest(password.encode(), self.token.encode()):
             return True
-        return user in self.users and _verify(password, self.users[user])
+        return self._password(user, password)
+
+    async def login_async(self, user: str, password: str) -> bool:
+        """`login` off the server's event loop (scrypt takes ~50 ms): what Gradio's sign-in calls."""
+        from starlette.concurrency import run_in_threadpool
+
+        return await run_in_threadpool(self.login, user, password)
+
+    def _password(self, user: str, password: str) -> bool:
+        """A user's password; an unknown user costs the same scrypt, so timing names no user."""
+        if not self.users:
+            return False
+        return _verify(password, self.users.get(user, _DUMMY)) and user in self.users
 
     def check_header(self, header: str | None) -> bool:
         """An API request's Authorization header: Bearer TOKEN, or Basic for a user of the file."""
@@ -128,5 +148,5 @@ class Credentials:
                 user, _, password = base64.b64decode(value.strip(), validate=True).decode().partition(":")
             except ValueError:
                 return False
-            return user in self.users and _verify(password, self.users[user])
+            return self._password(user, password)
         return False

@@ -8,13 +8,20 @@ on /api (Bearer token or HTTP Basic), a limit on failed logins for both, JSON er
 
 from __future__ import annotations
 
-from fastapi import HTTPException, Request
-from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
-from gradio.routes import App
+import logging
 
+from fastapi import HTTPException, Request
+from fastapi.exception_handlers import request_validation_exception_handler
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse, PlainTextResponse
+from gradio.routes import App
+from starlette.concurrency import run_in_threadpool
+
+from qa.store import IndexError_
 from ui.api import api_router, error
 from ui.auth import Credentials
+
+log = logging.getLogger("qa.api")
 
 API_DOCS = {"docs_url": "/api/docs", "openapi_url": "/api/openapi.json", "redoc_url": None}
 
@@ -31,9 +38,22 @@ def server_app(chat, credentials: Credentials | None) -> App:
 
     @app.exception_handler(RequestValidationError)
     async def bad_body(request: Request, exc: RequestValidationError):
+        if not request.url.path.startswith("/api/"):
+            return await request_validation_exception_handler(request, exc)  # Gradio's own routes: as before
         first = exc.errors()[0] if exc.errors() else {}
         where = ".".join(str(x) for x in first.get("loc", ()) if x != "body")
         return error(400, f"bad request: {where}: {first.get('msg', 'invalid')}" if where else "bad request")
+
+    @app.exception_handler(IndexError_)
+    async def index_unavailable(request: Request, exc: IndexError_):
+        return error(503, f"the index cannot be used right now: {exc}")
+
+    @app.exception_handler(Exception)
+    async def unexpected(request: Request, exc: Exception):
+        log.error("request failed: %s %s", request.method, request.url.path, exc_info=exc)
+        if not request.url.path.startswith("/api/"):
+            return PlainTextResponse("Internal Server Error", status_code=500)
+        return error(500, "something went wrong while answering; the details are in the server log")
 
     @app.middleware("http")
     async def gate(request: Request, call_next):
@@ -50,7 +70,7 @@ def server_app(chat, credentials: Credentials | None) -> App:
             return response
         if path in ("/api/docs", "/api/openapi.json"):
             return await call_next(request)  # the API's description is no secret
-        if not credentials.check_header(request.headers.get("authorization")):
+        if not await run_in_threadpool(credentials.check_header, request.headers.get("authorization")):
             credentials.failed(client)
             return JSONResponse(
                 {"error": "missing or wrong credentials: send Authorization: Bearer TOKEN (or Basic user:password)"},

@@ -254,6 +254,10 @@ class Store(ABC):
         return []
 
 
+def first_line(exc: BaseException) -> str:
+    return str(exc).strip().splitlines()[-1][:200] if str(exc).strip() else type(exc).__name__
+
+
 def check_expected(location: str, manifest: dict, model: str | None, dim: int | None) -> None:
     """Refuse an index built with another model than the one asked for."""
     if model is not None and manifest["model"] != model:

@@ -163,10 +163,6 @@ def fsync_dir(path: Path) -> None:
         os.close(fd)
 
 
-def first_line(exc: BaseException) -> str:
-    return str(exc).strip().splitlines()[-1][:200] if str(exc).strip() else type(exc).__name__
-
-
 def sha256_of(path: Path) -> str:
     digest = hashlib.sha256()
     with open(path, "rb") as fh:

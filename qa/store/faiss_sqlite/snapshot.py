@@ -9,8 +9,8 @@ from pathlib import Path
 
 import numpy as np
 
-from ..base import REBUILD_HINT, ChunkRow, DocumentInfo, IndexCorrupt, IndexMissing, SentenceRow, Snapshot
-from .format import SEGMENTS, first_line, version_number
+from ..base import REBUILD_HINT, ChunkRow, DocumentInfo, IndexCorrupt, IndexMissing, SentenceRow, Snapshot, first_line
+from .format import SEGMENTS, version_number
 from .segments import Segment, SegmentSet
 
 # Each reading connection gets temporary views named like the tables: SQLite looks in

@@ -19,6 +19,7 @@ from ..base import (
     IndexMissing,
     Store,
     check_expected,
+    first_line,
 )
 from .snapshot import LanceSnapshot
 from .tables import FORMAT, FORMAT_VERSION, MARKER, TABLES, VERSIONS_TABLE_KEEP, id_list, lancedb_module
@@ -46,16 +47,26 @@ class LanceStore(Store):
     def exists(self) -> bool:
         if self._local and not (Path(self.location) / MARKER).exists():
             return False
-        return self._has("versions") and self._table("versions").count_rows() > 0
+        return bool(self._rows())
 
     def _rows(self) -> list[dict]:
-        if not self._has("versions"):
-            return []
-        return self._table("versions").to_arrow().sort_by("number").to_pylist()
+        """The published versions' rows, oldest first. Whatever goes wrong reading them (storage
+        unreachable, files damaged) is an `IndexError_`: a long-lived QA keeps its open version."""
+        try:
+            if not self._has("versions"):
+                return []
+            return self._table("versions").to_arrow().sort_by("number").to_pylist()
+        except IndexError_:
+            raise
+        except Exception as exc:
+            raise IndexCorrupt(f"{self.location} cannot be read right now ({first_line(exc)})") from None
 
     def current_version(self) -> str | None:
         rows = self._rows()
-        return json.loads(rows[-1]["manifest"])["version"] if rows else None
+        try:
+            return json.loads(rows[-1]["manifest"])["version"] if rows else None
+        except (ValueError, KeyError, TypeError):
+            raise IndexCorrupt(f"{self.location}: the current version's manifest is damaged; {REBUILD_HINT}") from None
 
     def missing(self) -> IndexMissing:
         return IndexMissing(f"no index in {self.location}: run `qa index --store lance --index {self.location}`")

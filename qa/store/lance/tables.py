@@ -27,7 +27,10 @@ CACHED_DOCUMENTS = 512
 """Documents (with their sentences) a snapshot keeps in memory once read."""
 KEEP = dt.timedelta(days=365 * 100)
 """`optimize` drops no table version older than this ("never") until one is not needed."""
-VERSIONS_TABLE_KEEP = dt.timedelta(minutes=10)
+CLEANUP_MARGIN = dt.timedelta(hours=2)
+"""Table versions younger than this before the oldest one still needed are kept too: room for
+any delay before Lance computes its cut-off, and for a clock moved back an hour."""
+VERSIONS_TABLE_KEEP = dt.timedelta(hours=2)
 """Old versions of the small versions table go after this: a reader reads its newest one."""
 
 

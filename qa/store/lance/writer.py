@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import logging
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -11,11 +12,24 @@ import numpy as np
 from ...config import Settings
 from ...types import Document
 from ..base import Writer
-from .tables import ANN_MIN_ROWS, FLUSH_ROWS, FORMAT, FORMAT_VERSION, KEEP, TABLES, fts_terms, id_list, schemas
+from .tables import (
+    ANN_MIN_ROWS,
+    CLEANUP_MARGIN,
+    FLUSH_ROWS,
+    FORMAT,
+    FORMAT_VERSION,
+    KEEP,
+    TABLES,
+    fts_terms,
+    id_list,
+    schemas,
+)
 
 if TYPE_CHECKING:  # imports for type hints only: the store, snapshot and writer refer to each other
     from .snapshot import LanceSnapshot
     from .store import LanceStore
+
+log = logging.getLogger("qa.index")
 
 
 class LanceWriter(Writer):
@@ -107,9 +121,8 @@ class LanceWriter(Writer):
                                           num_sub_vectors=self._dim // 8)  # fmt: skip
             kind = "IVF_PQ"
         for name, table in tables.items():
-            # Compact small fragments, fold new rows into the indexes, and drop the table
-            # versions no kept qa version names (older than the one before the current).
-            table.optimize(cleanup_older_than=self._unneeded_after(name, table))
+            table.optimize(cleanup_older_than=KEEP)  # compact small fragments, fold new rows into the indexes
+            self._drop_unneeded(name, table)
         return {
             "format": FORMAT,
             "format_version": FORMAT_VERSION,
@@ -123,14 +136,20 @@ class LanceWriter(Writer):
             "built_at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
         }
 
-    def _unneeded_after(self, name: str, table) -> dt.timedelta:
-        """How old a table version must be to go: older than the one the previous qa version
-        names (ages measured between the table's own timestamps, whatever their time zone)."""
+    def _drop_unneeded(self, name: str, table) -> None:
+        """Drop the table versions well older than the one the previous qa version names (the
+        oldest a reader may hold). Lance cleans up by age, measured back from when it runs: the
+        age is taken between the table's own timestamps just before (so time zones cancel out),
+        with `CLEANUP_MARGIN` to spare for any delay and clock change. Never fatal."""
         stamps = {v["version"]: v["timestamp"] for v in table.list_versions()}
         keep = self.keep.get(name)
         if keep not in stamps or min(stamps) >= keep:
-            return KEEP
-        return max(stamps.values()) - stamps[keep] + dt.timedelta(seconds=1)
+            return
+        age = max(stamps.values()) - stamps[keep] + CLEANUP_MARGIN
+        try:
+            table.optimize(cleanup_older_than=age)
+        except Exception as exc:  # old versions only cost disk: the next commit tries again
+            log.warning("qa: could not drop old versions of %s (%s)", name, exc)
 
     def _index(self, tables: dict) -> None:
         """The full-text and lookup indexes of a full build (updates keep them current)."""
