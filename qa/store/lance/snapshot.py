@@ -12,7 +12,7 @@ import numpy as np
 
 from ...lexical import stems, words
 from ..base import REBUILD_HINT, ChunkRow, DocumentInfo, IndexCorrupt, SentenceRow, Snapshot
-from .tables import CACHED_DOCUMENTS, DOC_FREQ_CAP, TABLES, id_list, sql_string
+from .tables import CACHED_DOCUMENTS, DOC_FREQ_CAP, NPROBES, REFINE_FACTOR, TABLES, id_list, sql_string
 
 if TYPE_CHECKING:  # imports for type hints only: the store, snapshot and writer refer to each other
     from .store import LanceStore
@@ -166,8 +166,10 @@ class LanceSnapshot(Snapshot):
             return []
         q = self._tables["chunks"].search(np.asarray(query, np.float32).ravel(), vector_column_name="vector")
         q = q.distance_type("dot").select(["id", "_distance"]).limit(k)
-        if nprobe and self.manifest["index"]["kind"] != "exact":
-            q = q.nprobes(nprobe)
+        if self.manifest["index"]["kind"] != "exact":
+            # PQ codes alone find the right neighbours poorly (recall@10 0.22 at 1M rows): re-rank
+            # the best REFINE_FACTOR × k by their full vectors (0.99, ~18 ms; docs/scaling.md).
+            q = q.nprobes(NPROBES).refine_factor(REFINE_FACTOR)
         result = q.to_arrow()
         # Lance's dot "distance" is 1 - inner product.
         return list(

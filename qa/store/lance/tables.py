@@ -18,9 +18,14 @@ MARKER = "qa_versions.lance"
 """What LanceDB makes for the versions table: how a local folder is known to hold this store."""
 FLUSH_ROWS = 2048
 """Chunks buffered before a write: bounds memory on a large build."""
-ANN_MIN_ROWS = 100_000
-"""Below this many chunks, vector search is exact (a scan); above it an IVF index is built
-once (with `exact_max_vectors`, like the default store)."""
+ANN_MIN_ROWS = 25_000
+"""From this many chunks on, vector search uses an IVF_PQ index (built once, re-ranked by full
+vectors: recall@10 0.99); below, an exact scan (~0.1 s at 100,000 rows; docs/scaling.md)."""
+NPROBES = 64
+"""Above `ANN_MIN_ROWS`, IVF partitions searched per question (the store's own setting: FAISS's
+`ivf_nprobe` does not carry over)."""
+REFINE_FACTOR = 50
+"""Above `ANN_MIN_ROWS`, IVF_PQ candidates re-ranked by their full vectors, per result wanted."""
 DOC_FREQ_CAP = 30_000
 """Chunks counted per term for its weight: a term in more is common (weight near zero either way)."""
 CACHED_DOCUMENTS = 512

@@ -116,7 +116,7 @@ class LanceWriter(Writer):
         kind = self.base.manifest["index"]["kind"] if self.base else "exact"
         if self.base is None:
             self._index(tables)
-        if kind == "exact" and self.counts["chunks"] >= max(ANN_MIN_ROWS, self.settings.exact_max_vectors):
+        if kind == "exact" and self.counts["chunks"] >= ANN_MIN_ROWS:
             tables["chunks"].create_index(metric="dot", vector_column_name="vector", index_type="IVF_PQ",
                                           num_sub_vectors=self._dim // 8)  # fmt: skip
             kind = "IVF_PQ"
