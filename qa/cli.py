@@ -239,7 +239,7 @@ def _version() -> str:
 def cmd_index(args) -> int:
     from .indexing import Indexer
 
-    settings = _build_settings(
+    settings = build_settings(
         args.index,
         corpus_dir=args.corpus,
         model=args.model,
@@ -262,7 +262,7 @@ def cmd_index(args) -> int:
         progress=not (args.quiet or args.json),
         on_message=say,
     )
-    _print_report(args, report)
+    print_report(args, report)
     if args.watch:
         import threading
 
@@ -273,12 +273,12 @@ def cmd_index(args) -> int:
             args.corpus,
             lambda changed: indexer.build(wait=300, progress=False, on_message=say, only=changed),
             threading.Event(),
-            on_report=lambda r: r.changed_anything and _print_report(args, r),
+            on_report=lambda r: r.changed_anything and print_report(args, r),
         )
     return EXIT_OK
 
 
-def _build_settings(index_dir: Path, **given) -> Settings:
+def build_settings(index_dir: Path, **given) -> Settings:
     """Settings to update `index_dir` with: what it was built with (model, chunk size…),
     unless a flag says otherwise. A plain `qa index` or `qa serve` never rebuilds an index
     made with `--chunk-tokens 128` at the default size; a flag that differs rebuilds it."""
@@ -292,7 +292,7 @@ def _build_settings(index_dir: Path, **given) -> Settings:
     return Settings(index_dir=index_dir, **(kept | {k: v for k, v in given.items() if v is not None}))
 
 
-def _print_report(args, report) -> None:
+def print_report(args, report) -> None:
     from .presenting import plural
     from .store import location_of
 
@@ -315,98 +315,18 @@ def _print_report(args, report) -> None:
 
 
 def cmd_serve(args) -> int:
-    from .engine import QA
-    from .indexing import Indexer
+    from ui.serve import serve  # the chat server's own module: its dependencies load only here
 
-    settings = _build_settings(args.index, corpus_dir=args.corpus, llm=args.llm, verify=args.verify, reader=args.reader)
-    _check_verify(settings)
-    credentials = _credentials(args)  # before minutes of indexing, not after
-    _check_port_free(args.host, args.port)
-    if args.read_only and args.no_watch:
-        # A replica: it never writes the index (another process does, e.g. `qa index --watch`).
-        qa = QA.load(args.index, settings=settings)
-    else:
-        indexer = Indexer(settings)
-        report = indexer.build(wait=60, on_message=lambda line: print(line, file=sys.stderr))
-        args.json = False
-        _print_report(args, report)
-        qa = QA.load(args.index, settings=settings, embedder=indexer.embedder)  # the model loads once for both
-    _ = qa.reader  # a reader that cannot load says so now, not at the first question
-    if qa.llm is not None and hasattr(qa.llm, "load"):
-        print(f"qa: loading the language model {args.llm}", file=sys.stderr)
-        qa.llm.load()
-
-    from ui.app import create_app, launch
-
-    demo, chat = create_app(qa, args.corpus, watch=not args.no_watch, read_only=args.read_only)
-    guarded = " · sign-in required" if credentials else ""
-    print(
-        f"qa: chat open at http://{args.host}:{args.port}, API at /api (docs: /api/docs){guarded}"
-        f"{' · read-only' if args.read_only else ''}  (Ctrl-C to stop)",
-        flush=True,
-    )
-    launch(demo, host=args.host, port=args.port, share=args.share, chat=chat, credentials=credentials)
-    return EXIT_OK
-
-
-def _credentials(args):
-    """The server's credentials; bound beyond this machine (or shared) without any, qa refuses to start."""
-    import ipaddress
-
-    from ui.auth import AuthConfigError, Credentials
-
-    try:
-        credentials = Credentials.from_options(args.auth_token, args.auth_file)
-    except AuthConfigError as exc:
-        raise ValueError(str(exc)) from None
-    try:
-        loopback = args.host == "localhost" or ipaddress.ip_address(args.host).is_loopback
-    except ValueError:
-        loopback = False
-    if credentials is None and (args.share or not loopback):
-        where = "a public share link" if args.share else f"{args.host} (beyond this machine)"
-        raise ValueError(
-            f"refusing to serve on {where} without a credential: pass --auth-token (or set QA_AUTH_TOKEN) "
-            "or --auth-file, or bind to 127.0.0.1"
-        )
-    return credentials
+    return serve(args)
 
 
 def cmd_hash_password(args) -> int:
-    import getpass
+    from ui.serve import hash_password_line
 
-    from ui.auth import hash_password
-
-    if sys.stdin.isatty():
-        password = getpass.getpass(f"password for {args.user}: ")
-        if getpass.getpass("again: ") != password:
-            print("qa: the two passwords differ", file=sys.stderr)
-            return EXIT_ERROR
-    else:
-        password = sys.stdin.readline().rstrip("\n")
-    if len(password) < 8 or ":" in args.user:
-        print("qa: use a password of at least 8 characters and a user name without ':'", file=sys.stderr)
-        return EXIT_ERROR
-    print(f"{args.user}:{hash_password(password)}")
-    return EXIT_OK
+    return hash_password_line(args)
 
 
-def _check_port_free(host: str, port: int) -> None:
-    import socket
-
-    family = socket.AF_INET6 if ":" in host else socket.AF_INET
-    with socket.socket(family, socket.SOCK_STREAM) as probe:
-        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as the server will
-        try:
-            probe.bind((host, port))
-        except OSError as exc:
-            raise ValueError(
-                f"cannot open the chat on {host}:{port} ({exc.strerror or exc}): "
-                "is qa already running there? Choose another port with --port"
-            ) from None
-
-
-def _check_verify(settings: Settings) -> None:
+def check_verify(settings: Settings) -> None:
     """--verify without a model that can check answers fails here, before minutes of indexing."""
     if settings.verify:
         from .verification import check_model
@@ -418,7 +338,7 @@ def cmd_ask(args) -> int:
     from .engine import QA, InvalidQuestion
 
     settings = Settings(llm=args.llm, verify=args.verify, reader=args.reader)
-    _check_verify(settings)
+    check_verify(settings)
     qa = QA.load(args.index, settings=settings)
     args.question = " ".join(args.question) if args.question else None
     if args.question is not None:
@@ -473,7 +393,7 @@ def cmd_eval(args) -> int:
     from .evaluation import default_suites, evaluate, format_table
 
     settings = Settings(llm=None, verify=args.verify, reader=args.reader)
-    _check_verify(settings.replace(llm=args.llm))
+    check_verify(settings.replace(llm=args.llm))
     root = Path(__file__).resolve().parent.parent
     args.work.mkdir(parents=True, exist_ok=True)
     suites = default_suites(args.shared, root, args.work, squad=args.squad, bbc=args.bbc)

@@ -63,12 +63,16 @@ def test_seed_sentences_respect_abbreviations():
     assert "Photo: RIA Novosti" in sentences  # a caption line stays on its own
 
 
-def test_consecutive_chunks_overlap_by_a_sentence(chunker):
+@pytest.mark.parametrize("overlap", [0, 1])
+def test_consecutive_chunks_follow_on_or_overlap_by_a_sentence(embedder, settings, overlap):
+    chunker = Chunker(embedder.count_tokens, embedder.token_spans, settings.chunk_tokens, overlap)
     result = chunker.chunk(SEED.read_text(encoding="utf-8"))
     assert len(result.chunks) > 3
     for a, b in zip(result.chunks, result.chunks[1:], strict=False):
-        assert b.first_sentence == a.last_sentence  # one sentence shared
-        assert b.start < a.end
+        if overlap:
+            assert b.first_sentence == a.last_sentence and b.start < a.end  # one sentence shared
+        else:
+            assert b.first_sentence == a.last_sentence + 1 and b.start > a.end  # the next sentence on
 
 
 def test_run_on_paragraph_gives_bounded_chunks(chunker, embedder):

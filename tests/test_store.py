@@ -136,6 +136,7 @@ def test_a_format_1_index_is_upgraded_in_place_without_embedding(tmp_path, setti
     copy_seed(corpus)
     (corpus / "ferry.txt").write_text("Ferry news\n\nThe ferry to Islay leaves at 18:40 from Monday.\n")
     said = []
+    settings = settings.replace(overlap_sentences=1, title_in_embedding=True)  # as written: the defaults of its day
     report = Indexer(settings, embedder).build(corpus, index, progress=False, on_message=said.append)
     assert any("upgraded" in line and "format 2" in line for line in said)
     assert report.embedded_chunks == 0 and report.unchanged == 2 and not report.rebuilt

@@ -87,7 +87,8 @@ def test_an_unsure_answer_says_so(client):
     assert f"⚠️ *{CAVEAT}*" in shown and "[1]" in shown
     assert shown.index(CAVEAT) < shown.index("[1]")
     # A quote that spans two paragraphs of the article keeps both inside its block quote.
-    job = client.submit("What should Moscow's attempts to improve ties with Japan be seen as?", api_name="/ask_stream")
+    both = "What remains to be seen about Abe and Putin, and how should Moscow's attempts to improve ties with Japan be seen?"
+    job = client.submit(both, api_name="/ask_stream")
     job.result()
     shown = str(job.outputs()[-1][0][-1]["content"])
     assert "> “What remains to be seen" in shown and "> For Moscow, any attempts" in shown
