@@ -13,7 +13,9 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import logging
 import os
+import warnings
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 
@@ -52,12 +54,17 @@ class RayPreparer:
         if ray.is_initialized():
             return
         address = self.settings.ray
-        if address == "auto":
-            self.say(f"starting a Ray cluster on this machine ({os.cpu_count()} CPUs)")
-            ray.init(num_cpus=os.cpu_count(), include_dashboard=False, log_to_driver=False)
-        else:
-            self.say(f"joining the Ray cluster at {address}")
-            ray.init(address=address, log_to_driver=False)
+        quiet = {"log_to_driver": False, "logging_level": logging.WARNING}
+        with warnings.catch_warnings():
+            # Ray forks and at once execs its own processes: nothing of LanceDB's runtime (already
+            # loaded when qa opened a Lance index) runs in the child, so its fork warning is moot.
+            warnings.filterwarnings("ignore", message="lancedb fork support", category=RuntimeWarning)
+            if address == "auto":
+                self.say(f"starting a Ray cluster on this machine ({os.cpu_count()} CPUs)")
+                ray.init(num_cpus=os.cpu_count(), include_dashboard=False, **quiet)
+            else:
+                self.say(f"joining the Ray cluster at {address}")
+                ray.init(address=address, **quiet)
 
     def prepare(self, jobs: Sequence[Job], progress: bool | None) -> Iterator[Prepared]:
         if not jobs:
@@ -66,6 +73,8 @@ class RayPreparer:
         self._connect(ray)
         from ray.data import ActorPoolStrategy, DataContext
 
+        for name in ("ray", "ray.data"):  # Ray's progress and plan go to its log files, not the terminal
+            logging.getLogger(name).setLevel(logging.WARNING)
         context = DataContext.get_current()
         context.execution_options.preserve_order = True  # the writer gets the files in order
         context.enable_progress_bars = progress is not False and progress is not None
@@ -75,7 +84,9 @@ class RayPreparer:
             workers, per_worker, device = gpus, {"num_gpus": 1}, "cuda"
         else:
             workers, per_worker, device = cpus, {"num_cpus": 1}, "cpu"
-        self.say(f"preparing {len(jobs):,} files on {workers} Ray worker(s) ({'GPU' if gpus else 'CPU'})")
+        workers = max(1, min(workers, -(-len(jobs) // FILES_PER_BATCH)))  # no idle actor for a small update
+        files = f"{len(jobs):,} file{'s' if len(jobs) != 1 else ''}"
+        self.say(f"preparing {files} on {workers} Ray worker{'s' if workers != 1 else ''} ({'GPU' if gpus else 'CPU'})")
         items = [
             {"location": j.file.location, "source": j.file.source,
              "sidecar": str(j.file.sidecar) if j.file.sidecar else "", "sha256": j.sha256, "stat": j.stat or ""}
