@@ -13,6 +13,7 @@ is never printed or logged.
 from __future__ import annotations
 
 import base64
+import contextlib
 import hashlib
 import hmac
 import os
@@ -105,20 +106,30 @@ class Credentials:
 
     # -- checks --------------------------------------------------------------
 
-    def blocked(self, client: str) -> bool:
-        """Whether `client` (an address) failed too often lately: then it is refused unheard."""
+    def attempt(self, client: str) -> float | None:
+        """Count an attempt from `client` (an address) as failed until `settle` says otherwise;
+        None if it failed too often lately, and is refused unheard. Counting first means many
+        attempts at once cannot slip past the limit together."""
         with self._lock:
             failures = self._failures[client]
             while failures and failures[0] < time.monotonic() - FAILURE_WINDOW_S:
                 failures.popleft()
-            if not failures:
-                del self._failures[client]  # no memory kept for addresses that behave
-                return False
-            return len(failures) >= MAX_FAILURES
+            if len(failures) >= MAX_FAILURES:
+                return None
+            stamp = time.monotonic()
+            failures.append(stamp)
+            return stamp
 
-    def failed(self, client: str) -> None:
+    def settle(self, client: str, stamp: float, ok: bool) -> None:
+        if not ok:
+            return
         with self._lock:
-            self._failures[client].append(time.monotonic())
+            failures = self._failures.get(client)
+            if failures is not None:
+                with contextlib.suppress(ValueError):
+                    failures.remove(stamp)
+                if not failures:
+                    del self._failures[client]  # no memory kept for addresses that behave
 
     def login(self, user: str, password: str) -> bool:
         """The chat's login page: the token as password (any user name), or a user's password."""

@@ -60,18 +60,19 @@ def server_app(chat, credentials: Credentials | None) -> App:
         path = request.url.path
         if credentials is None or not (path.startswith("/api/") or path.rstrip("/") == "/login"):
             return await call_next(request)
-        client = request.client.host if request.client else "?"
-        if credentials.blocked(client):
-            return error(429, "too many failed sign-ins from this address: wait a minute")
-        if path.rstrip("/") == "/login":  # Gradio checks the password; failures count here
-            response = await call_next(request)
-            if response.status_code == 400:
-                credentials.failed(client)
-            return response
         if path in ("/api/docs", "/api/openapi.json"):
             return await call_next(request)  # the API's description is no secret
-        if not await run_in_threadpool(credentials.check_header, request.headers.get("authorization")):
-            credentials.failed(client)
+        client = request.client.host if request.client else "?"
+        stamp = credentials.attempt(client)
+        if stamp is None:
+            return error(429, "too many failed sign-ins from this address: wait a minute")
+        if path.rstrip("/") == "/login":  # Gradio checks the password
+            response = await call_next(request)
+            credentials.settle(client, stamp, ok=response.status_code == 200)
+            return response
+        ok = await run_in_threadpool(credentials.check_header, request.headers.get("authorization"))
+        credentials.settle(client, stamp, ok)
+        if not ok:
             return JSONResponse(
                 {"error": "missing or wrong credentials: send Authorization: Bearer TOKEN (or Basic user:password)"},
                 status_code=401,
