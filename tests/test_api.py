@@ -254,3 +254,47 @@ def test_two_read_only_replicas_follow_one_writer(tmp_path, settings, embedder):
     finally:
         for replica in replicas:
             replica["demo"].close()
+
+
+def test_while_the_first_index_is_built_the_port_answers_503(tmp_path):
+    """`qa serve` over a corpus with no index yet: the port answers at once (503 with a reason,
+    Retry-After) instead of refusing connections, then the chat and the API take it over."""
+    import os
+    import socket
+    import time
+
+    from conftest import DATA, copy_seed
+
+    corpus = tmp_path / "corpus"
+    copy_seed(corpus)
+    texts = [p.read_bytes().decode("latin-1") for p in sorted((DATA / "bbc").rglob("*.txt"))]
+    for i in range(120):  # each a distinct article: a build of some seconds
+        (corpus / f"a{i:03d}.txt").write_text(f"Article {i}\n\n{texts[i % len(texts)]}\n\nEdition {i}.\n")
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    server = subprocess.Popen(
+        [sys.executable, "-m", "qa", "serve", "--corpus", str(corpus), "--index", str(tmp_path / "index"),
+         "--port", str(port), "--no-watch"],
+        cwd=ROOT, env=dict(os.environ), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )  # fmt: skip
+    seen = []
+    try:
+        deadline = time.monotonic() + 300
+        while time.monotonic() < deadline:
+            try:
+                r = httpx.get(f"http://127.0.0.1:{port}/api/health", timeout=5)
+            except httpx.TransportError:
+                time.sleep(0.05)
+                continue
+            seen.append((r.status_code, r.json(), r.headers.get("retry-after")))
+            if r.status_code == 200:
+                break
+            time.sleep(0.2)
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
+    assert seen and seen[-1][0] == 200 and seen[-1][1]["documents"] == 121
+    building = [s for s in seen if s[0] == 503]
+    assert building, f"never answered 503 while building: {seen[:3]}"
+    assert "being built" in building[0][1]["error"] and building[0][2] == "10"

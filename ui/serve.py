@@ -3,6 +3,7 @@ the JSON API on one port (the argument parsing lives in qa/cli.py)."""
 
 from __future__ import annotations
 
+import contextlib
 import sys
 
 from qa.cli import EXIT_ERROR, EXIT_OK, build_settings, check_verify, print_report
@@ -11,6 +12,8 @@ from qa.cli import EXIT_ERROR, EXIT_OK, build_settings, check_verify, print_repo
 def serve(args) -> int:
     from qa.engine import QA
     from qa.indexing import Indexer
+    from qa.store import open_store
+    from ui.server import while_building
 
     settings = build_settings(args.index, corpus_dir=args.corpus, llm=args.llm, verify=args.verify, reader=args.reader)
     check_verify(settings)
@@ -20,11 +23,14 @@ def serve(args) -> int:
         # A replica: it never writes the index (another process does, e.g. `qa index --watch`).
         qa = QA.load(args.index, settings=settings)
     else:
-        indexer = Indexer(settings)
-        report = indexer.build(wait=60, on_message=lambda line: print(line, file=sys.stderr))
-        args.json = False
-        print_report(args, report)
-        qa = QA.load(args.index, settings=settings, embedder=indexer.embedder)  # the model loads once for both
+        first = not open_store(args.index, settings.store).exists()
+        # A first build takes minutes: meanwhile the port says so (503) instead of refusing connections.
+        with while_building(args.host, args.port) if first else contextlib.nullcontext():
+            indexer = Indexer(settings)
+            report = indexer.build(wait=60, on_message=lambda line: print(line, file=sys.stderr))
+            args.json = False
+            print_report(args, report)
+            qa = QA.load(args.index, settings=settings, embedder=indexer.embedder)  # the model loads once for both
     _ = qa.reader  # a reader that cannot load says so now, not at the first question
     if qa.llm is not None and hasattr(qa.llm, "load"):
         print(f"qa: loading the language model {args.llm}", file=sys.stderr)

@@ -8,7 +8,9 @@ on /api (Bearer token or HTTP Basic), a limit on failed logins for both, JSON er
 
 from __future__ import annotations
 
+import contextlib
 import logging
+from collections.abc import Iterator
 
 from fastapi import HTTPException, Request
 from fastapi.exception_handlers import request_validation_exception_handler
@@ -81,3 +83,45 @@ def server_app(chat, credentials: Credentials | None) -> App:
         return await call_next(request)
 
     return app
+
+
+BUILDING_PAGE = """<!doctype html><html><head><meta charset="utf-8"><meta http-equiv="refresh" content="5">
+<title>qa — building the index</title></head><body style="font-family: system-ui, sans-serif; margin: 3em">
+<h1>qa is building its index</h1><p>The articles are being read for the first time. This page
+reloads by itself; the chat opens here as soon as the index is ready.</p></body></html>"""
+
+
+@contextlib.contextmanager
+def while_building(host: str, port: int) -> Iterator[None]:
+    """Until the first index exists, the port already answers: 503 on /api (JSON, with Retry-After)
+    and a page that reloads itself elsewhere. Nothing else is served; the real server takes the
+    port over when the block ends."""
+    import threading
+    import time
+
+    import uvicorn
+    from fastapi import FastAPI
+    from fastapi.responses import HTMLResponse
+
+    app = FastAPI(docs_url=None, redoc_url=None, openapi_url=None)
+
+    @app.api_route("/{path:path}", methods=["GET", "POST", "PUT", "DELETE", "PATCH", "HEAD"])
+    async def building(path: str):
+        if path.startswith("api/"):
+            response = error(503, "the first index is being built: ask again in a minute")
+        else:
+            response = HTMLResponse(BUILDING_PAGE, status_code=503)
+        response.headers["Retry-After"] = "10"
+        return response
+
+    server = uvicorn.Server(uvicorn.Config(app, host=host, port=port, log_level="warning", lifespan="off"))
+    thread = threading.Thread(target=server.run, name="qa-building", daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 10
+    while not server.started and thread.is_alive() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    try:
+        yield
+    finally:
+        server.should_exit = True
+        thread.join(timeout=10)
