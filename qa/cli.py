@@ -160,6 +160,13 @@ def _parser() -> argparse.ArgumentParser:
         help="require a user's password: lines `user:scrypt$…` written by `qa hash-password USER`",
     )
     p.add_argument(
+        "--trusted-proxy",
+        action="append",
+        metavar="ADDRESS",
+        help="a reverse proxy in front of qa: failed sign-ins are counted per client it names in "
+        "X-Forwarded-For, not against the proxy (repeat for several)",
+    )
+    p.add_argument(
         "--read-only",
         action="store_true",
         help="no uploads or deletions from the browser or the API (the corpus folder's watch still updates); "

@@ -298,3 +298,20 @@ def test_while_the_first_index_is_built_the_port_answers_503(tmp_path):
     building = [s for s in seen if s[0] == 503]
     assert building, f"never answered 503 while building: {seen[:3]}"
     assert "being built" in building[0][1]["error"] and building[0][2] == "10"
+
+
+def test_behind_a_trusted_proxy_failures_count_per_client(tmp_path, settings, embedder):
+    """Behind a reverse proxy every request comes from the proxy: with --trusted-proxy, one
+    client's failed attempts lock out that client only; without it, the header is ignored."""
+    credentials = Credentials.from_options(TOKEN, None, ["127.0.0.1"])
+    chat = start_chat(tmp_path, settings, embedder, watch=False, credentials=credentials)
+    try:
+        attacker = {"Authorization": "Bearer nope", "X-Forwarded-For": "198.51.100.1, 203.0.113.5"}
+        for _ in range(MAX_FAILURES):
+            assert _api(chat, "/api/info", headers=attacker).status_code == 401
+        assert _api(chat, "/api/info", headers={**attacker, "Authorization": f"Bearer {TOKEN}"}).status_code == 429
+        user = {"Authorization": f"Bearer {TOKEN}", "X-Forwarded-For": "203.0.113.9"}
+        assert _api(chat, "/api/info", headers=user).status_code == 200  # another client: not locked out
+    finally:
+        chat["demo"].close()
+    assert Credentials.from_options(TOKEN, None).client_of("127.0.0.1", "203.0.113.9") == "127.0.0.1"

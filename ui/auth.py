@@ -91,18 +91,29 @@ def read_auth_file(path: Path) -> dict[str, str]:
 class Credentials:
     token: str | None = field(default=None, repr=False)  # never in a repr, a log or a traceback
     users: dict[str, str] = field(default_factory=dict, repr=False)
+    trusted_proxies: frozenset[str] = frozenset()
+    """Addresses of reverse proxies whose `X-Forwarded-For` names the real client (`--trusted-proxy`)."""
     _failures: dict[str, deque] = field(default_factory=lambda: defaultdict(deque), repr=False)
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
+    def client_of(self, peer: str, forwarded_for: str | None) -> str:
+        """The address attempts are counted against: the peer, or, behind a trusted proxy, the
+        client it names last in `X-Forwarded-For` (earlier entries can be forged by the client)."""
+        if peer in self.trusted_proxies and forwarded_for:
+            return forwarded_for.split(",")[-1].strip() or peer
+        return peer
+
     @classmethod
-    def from_options(cls, token: str | None, auth_file: Path | None) -> Credentials | None:
+    def from_options(
+        cls, token: str | None, auth_file: Path | None, trusted_proxies: list[str] | None = None
+    ) -> Credentials | None:
         token = token or os.environ.get("QA_AUTH_TOKEN") or None
         if token is not None and len(token) < 16:
             raise AuthConfigError(
                 "the auth token is too short: use at least 16 characters (e.g. `openssl rand -hex 24`)"
             )
         users = read_auth_file(auth_file) if auth_file else {}
-        return cls(token, users) if token or users else None
+        return cls(token, users, frozenset(trusted_proxies or ())) if token or users else None
 
     # -- checks --------------------------------------------------------------
 

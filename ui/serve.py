@@ -56,7 +56,7 @@ def _credentials(args):
     from ui.auth import AuthConfigError, Credentials
 
     try:
-        credentials = Credentials.from_options(args.auth_token, args.auth_file)
+        credentials = Credentials.from_options(args.auth_token, args.auth_file, args.trusted_proxy)
     except AuthConfigError as exc:
         raise ValueError(str(exc)) from None
     try:

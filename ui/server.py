@@ -64,7 +64,8 @@ def server_app(chat, credentials: Credentials | None) -> App:
             return await call_next(request)
         if path in ("/api/docs", "/api/openapi.json"):
             return await call_next(request)  # the API's description is no secret
-        client = request.client.host if request.client else "?"
+        peer = request.client.host if request.client else "?"
+        client = credentials.client_of(peer, request.headers.get("x-forwarded-for"))
         stamp = credentials.attempt(client)
         if stamp is None:
             return error(429, "too many failed sign-ins from this address: wait a minute")
