@@ -16,8 +16,9 @@ from __future__ import annotations
 
 import contextlib
 from abc import ABC, abstractmethod
-from collections.abc import Collection, Sequence
+from collections.abc import Collection, Iterator, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 
@@ -252,6 +253,28 @@ class Store(ABC):
     def verify_hashes(self) -> list[str]:
         """Problems found by checking the stored files against their recorded hashes."""
         return []
+
+
+@contextlib.contextmanager
+def folder_lock(lock_file: Path, shown: str, timeout: float = 0) -> Iterator[None]:
+    """The one-writer lock of an index in a local folder: a lock file its writer holds (readers
+    never take it). `shown` names the index in the message of a second writer, which is
+    refused at once, or after waiting `timeout` seconds."""
+    from filelock import FileLock, Timeout
+
+    lock_file.parent.mkdir(parents=True, exist_ok=True)
+    lock = FileLock(str(lock_file))
+    try:
+        lock.acquire(timeout=timeout)
+    except Timeout:
+        raise IndexLocked(
+            f"another `qa index` is updating {shown} right now; wait for it to finish "
+            "(or pass --wait to queue behind it)"
+        ) from None
+    try:
+        yield
+    finally:
+        lock.release()
 
 
 def first_line(exc: BaseException) -> str:

@@ -22,10 +22,10 @@ from ..base import (
     IndexCorrupt,
     IndexError_,
     IndexIncompatible,
-    IndexLocked,
     IndexMissing,
     Store,
     check_expected,
+    folder_lock,
 )
 from .format import (
     CURRENT,
@@ -157,22 +157,9 @@ class FaissStore(Store):
 
     @contextlib.contextmanager
     def lock(self, timeout: float = 0) -> Iterator[None]:
-        from filelock import FileLock, Timeout
-
         self._check_folder()
-        self.root.mkdir(parents=True, exist_ok=True)
-        lock = FileLock(str(self.root / LOCK))
-        try:
-            lock.acquire(timeout=timeout)
-        except Timeout:
-            raise IndexLocked(
-                f"another `qa index` is updating {self.root}/ right now; wait for it to finish "
-                f"(or pass --wait to queue behind it)"
-            ) from None
-        try:
+        with folder_lock(self.root / LOCK, f"{self.root}/", timeout):
             yield
-        finally:
-            lock.release()
 
     def upgrade(self) -> str | None:
         """Convert a format-1 index to format 2 in place (call within `lock()`); the new version's

@@ -20,6 +20,7 @@ from ..base import (
     Store,
     check_expected,
     first_line,
+    folder_lock,
 )
 from .snapshot import LanceSnapshot
 from .tables import FORMAT, FORMAT_VERSION, MARKER, TABLES, VERSIONS_TABLE_KEEP, id_list, lancedb_module
@@ -105,21 +106,8 @@ class LanceStore(Store):
         if not self._local:
             yield
             return
-        from filelock import FileLock, Timeout
-
-        Path(self.location).mkdir(parents=True, exist_ok=True)
-        lock = FileLock(str(Path(self.location) / ".lock"))
-        try:
-            lock.acquire(timeout=timeout)
-        except Timeout:
-            raise IndexLocked(
-                f"another `qa index` is updating {self.location} right now; wait for it to finish "
-                "(or pass --wait to queue behind it)"
-            ) from None
-        try:
+        with folder_lock(Path(self.location) / ".lock", self.location, timeout):
             yield
-        finally:
-            lock.release()
 
     def tidy(self) -> None:
         """Roll each table back to the published version: a killed writer's rows go. (Versions
