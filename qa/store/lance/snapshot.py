@@ -42,8 +42,7 @@ class LanceSnapshot(Snapshot):
         self._lock = threading.Lock()
 
     def _query(self, name: str, where: str, columns: list[str], limit: int | None = None):
-        q = self._tables[name].search().where(where).select(columns)
-        return q.limit(limit).to_arrow() if limit else q.limit(None).to_arrow()
+        return self._tables[name].search().where(where).select(columns).limit(limit).to_arrow()
 
     def _read(self, doc_ids: Collection[int]) -> None:
         """Bring these documents and all their sentences into the cache."""
@@ -53,8 +52,7 @@ class LanceSnapshot(Snapshot):
             return
         docs = self._query("documents", f"id IN ({id_list(missing)})", ["id", "source", "title", "text"]).to_pylist()
         table = self._query("sentences", f"doc_id IN ({id_list(missing)})", ["doc_id", "idx", "start", "end", "vector"])
-        vectors = np.asarray(table.column("vector").combine_chunks().flatten(), dtype=np.float32)
-        vectors = vectors.reshape(table.num_rows, -1) if table.num_rows else vectors
+        vectors = _vectors(table)
         rows: dict[int, list] = {}
         for r, v in zip(table.select(["doc_id", "idx", "start", "end"]).to_pylist(), vectors, strict=True):
             rows.setdefault(r["doc_id"], []).append((r, v))
@@ -224,10 +222,15 @@ class LanceSnapshot(Snapshot):
 
     def chunk_vectors(self, ids: Sequence[int]) -> np.ndarray:
         table = self._query("chunks", f"id IN ({id_list(ids)})", ["id", "vector"])
-        vectors = np.asarray(table.column("vector").combine_chunks().flatten(), dtype=np.float32)
-        by_id = dict(zip(table.column("id").to_pylist(), vectors.reshape(table.num_rows, -1), strict=True))
+        by_id = dict(zip(table.column("id").to_pylist(), _vectors(table), strict=True))
         return (
             np.stack([by_id[int(i)] for i in ids])
             if len(ids)
             else np.zeros((0, self.manifest["dimension"]), np.float32)
         )
+
+
+def _vectors(table) -> np.ndarray:
+    """The `vector` column of a query's result as a float32 matrix, one row per result."""
+    flat = np.asarray(table.column("vector").combine_chunks().flatten(), dtype=np.float32)
+    return flat.reshape(table.num_rows, -1) if table.num_rows else flat.reshape(0, 0)

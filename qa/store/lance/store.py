@@ -132,7 +132,8 @@ class LanceStore(Store):
             raise IndexError_(f"{self.location}: version {base.version} is no longer the current one")
         number = previous["number"] + 1 if previous else 1
         keep = json.loads(rows[-2]["manifest"])["tables"] if len(rows) > 1 else (previous or {}).get("tables", {})
-        return LanceWriter(self, number, base, previous, keep, settings, compact)
+        # `compact` needs nothing more: every commit ends with Lance's compaction (`optimize`).
+        return LanceWriter(self, number, base, previous, keep, settings)
 
     def publish(self, manifest: dict) -> str:
         import pyarrow as pa

@@ -36,14 +36,13 @@ class LanceWriter(Writer):
     """Writes the next version's rows into the tables; nothing is published until `Store.publish`."""
 
     def __init__(self, store: LanceStore, number: int, base: LanceSnapshot | None, previous: dict | None,
-                 keep: dict, settings: Settings, compact: bool) -> None:  # fmt: skip
+                 keep: dict, settings: Settings) -> None:  # fmt: skip
         self.store = store
         self.keep = keep
         """Table versions of the qa version before the current one: the oldest still needed."""
         self.number = number
         self.base = base
         self.settings = settings
-        self.compact = compact
         ids = (previous or {}).get("next_ids", {"document": 1, "chunk": 1})
         self.next_doc, self.next_chunk = ids["document"], ids["chunk"]
         self.counts = dict(base.manifest["counts"]) if base else {"documents": 0, "chunks": 0, "sentences": 0}
