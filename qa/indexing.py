@@ -75,8 +75,9 @@ class Indexer:
         self._told: set[str] = set()
         """What the last build said: a watcher rebuilding again and again repeats none of it,
         but a file that is mended and breaks again is reported again."""
-        self._reusable: dict = {}  # what the last build's snapshot held in memory (its vectors)
-        """Segments loaded by the last build: the next one reads only the new ones from disk."""
+        self._reusable: dict = {}
+        """What the last build's snapshot held in memory (the FAISS store's segments): the next
+        build reads only what is new from disk."""
 
     @property
     def embedder(self) -> Embedder | OnnxEmbedder:

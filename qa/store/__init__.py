@@ -3,7 +3,7 @@ is chosen here, once.
 
 - `faiss`: FAISS segment files + SQLite in a local folder (the default; `faiss_sqlite/`).
 - `lance`: LanceDB tables in a local folder or on object storage, `s3://…`, `gs://…`,
-  `az://…` (`lance.py`; `pip install "qa[lance]"`; docs/scaling.md).
+  `az://…` (`lance/`; `pip install "qa[lance]"`; docs/scaling.md).
 
 An existing index says which it is; `kind` (`--store`) picks for a new one.
 """
@@ -51,10 +51,10 @@ def kind_at(location: str | Path) -> str | None:
 
         return "lance" if LanceStore(location).exists() else None
     folder = Path(location)
-    if (folder / "CURRENT").is_file():
-        return "faiss"
     from .lance import MARKER
 
+    if (folder / "CURRENT").is_file():  # faiss_sqlite.format.CURRENT, named here so FAISS need not load
+        return "faiss"
     if (folder / MARKER).exists():
         return "lance"
     return None

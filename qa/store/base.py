@@ -8,7 +8,7 @@ same promises: verbatim text at recorded offsets, incremental updates, a consist
 version per reader, one writer at a time, no pickle, clear errors.
 
 Implementations (chosen once, by `qa.store.open_store`): `faiss_sqlite/`, the default
-(FAISS segment files + SQLite on a local disk), and `lance.py` (LanceDB tables on a local
+(FAISS segment files + SQLite on a local disk), and `lance/` (LanceDB tables on a local
 folder or object storage: docs/scaling.md).
 """
 
