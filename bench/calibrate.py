@@ -69,9 +69,10 @@ def answers(q, sentence: ScoredSentence, prefix: str = "") -> bool:
     )
 
 
-def collect(qa: QA, questions, prefix: str = "", reader=None):
+def collect(qa: QA, questions, prefix: str = "", reader=None, candidates: int | None = None):
     rows = []
-    answerer = Answerer(qa.snapshot, qa.settings, reader=reader)
+    settings = qa.settings if candidates is None else qa.settings.replace(reader_candidates=candidates)
+    answerer = Answerer(qa.snapshot, settings, reader=reader)
     names = READER_FEATURES if reader is not None else FEATURES
     for q in questions:
         cands = candidates(qa, answerer, q.question)
@@ -292,6 +293,7 @@ def main() -> None:
     ap.add_argument(
         "--rows", type=Path, default=None, help="JSON cache of every question's signals (written, then read)"
     )
+    ap.add_argument("--candidates", type=int, default=None, help="reader_candidates (default: the setting's)")
     args = ap.parse_args()
 
     squad_qa, questions, dev_sets = question_sets(args.squad, args.work, args.bbc, args.squad_articles)
@@ -304,8 +306,12 @@ def main() -> None:
     if args.rows and args.rows.exists():  # the signals of an earlier run: refit without reading again
         fit_rows, test_rows, dev_rows = load_rows(args.rows)
     else:
-        fit_rows, test_rows = collect(squad_qa, fit_q, reader=reader), collect(squad_qa, test_q, reader=reader)
-        dev_rows = [row for qa, qs, prefix in dev_sets for row in collect(qa, qs, prefix, reader)]
+        n = args.candidates
+        fit_rows, test_rows = (
+            collect(squad_qa, fit_q, reader=reader, candidates=n),
+            collect(squad_qa, test_q, reader=reader, candidates=n),
+        )
+        dev_rows = [row for qa, qs, prefix in dev_sets for row in collect(qa, qs, prefix, reader, n)]
         if args.rows:
             save_rows(args.rows, fit_rows, test_rows, dev_rows)
     print(f"own dev questions: {len(dev_rows)} ({sum(r['answerable'] for r in dev_rows)} answerable)")

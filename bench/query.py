@@ -59,6 +59,36 @@ def questions(squad: Path, total: int) -> list[str]:
     return own + squad_q[: max(0, total - len(own))]
 
 
+def batch_ratio(index: Path, qs: list[str], reader: str | None, runs: int, env: dict) -> dict:
+    """`qa ask --json` over the whole batch on standard input, one process each, with the
+    reader and with `--reader none`, alternated so both see the same machine: the wall time
+    of each process and the answering time it reports (the sum of `total_ms`)."""
+    text = "".join(q.replace("\n", " ") + "\n" for q in qs)
+    times: dict[str, list[float]] = {"reader": [], "none": []}
+    answering: dict[str, list[float]] = {"reader": [], "none": []}
+    for _ in range(runs):
+        for kind in ("reader", "none"):
+            cmd = [sys.executable, "-m", "qa", "ask", "--json", "--index", str(index)]
+            if kind == "none" or reader:
+                cmd += ["--reader", "none" if kind == "none" else reader]
+            t0 = time.perf_counter()
+            out = subprocess.run(cmd, input=text, check=True, env=env, capture_output=True, text=True, cwd=ROOT)
+            times[kind].append(time.perf_counter() - t0)
+            rows = [json.loads(line) for line in out.stdout.splitlines() if line.startswith("{")]
+            answering[kind].append(sum(r.get("timings", {}).get("total_ms", 0) for r in rows) / 1000)
+    med = {k: sorted(v)[len(v) // 2] for k, v in times.items()}
+    ans = {k: sorted(v)[len(v) // 2] for k, v in answering.items()}
+    result = {
+        "questions": len(qs),
+        "wall_s": {k: round(v, 2) for k, v in med.items()},
+        "answering_s": {k: round(v, 2) for k, v in ans.items()},
+        "ratio_wall": round(med["reader"] / med["none"], 2),
+        "ratio_answering": round(ans["reader"] / ans["none"], 2),
+    }
+    print(f"qa ask --json over {len(qs)} questions: {result}")
+    return result
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--work", type=Path, default=WORK)
@@ -67,6 +97,8 @@ def main() -> None:
     ap.add_argument("--questions", type=int, default=300)
     ap.add_argument("--cold-runs", type=int, default=5)
     ap.add_argument("--out", type=Path, default=ROOT / "bench/results/query.json")
+    ap.add_argument("--reader", default=None, help="reader to time (default: the shipped one)")
+    ap.add_argument("--batch-runs", type=int, default=3, help="runs of the `qa ask --json` batch, each way")
     args = ap.parse_args()
 
     index = args.index or args.work / "bbc-index"
@@ -85,9 +117,12 @@ def main() -> None:
         cold.append({"wall_s": wall, **json.loads(out.stdout.strip().splitlines()[-1])})
         print(f"cold start: {wall:.2f} s")
 
-    qa = QA.load(index)
-    plain = QA(qa.settings.replace(reader="none"), qa.snapshot, encoder=qa.encoder)
     qs = questions(args.squad, args.questions)
+    batch = batch_ratio(index, qs, args.reader, args.batch_runs, env)
+    qa = QA.load(index)
+    if args.reader:
+        qa = QA(qa.settings.replace(reader=args.reader), qa.snapshot, encoder=qa.encoder)
+    plain = QA(qa.settings.replace(reader="none"), qa.snapshot, encoder=qa.encoder)
     for q in qs[:20]:  # warm-up
         qa.ask(q)
         plain.ask(q)
@@ -120,6 +155,7 @@ def main() -> None:
         "refused_without_reader": plain_refused,
         "reader_cost_ratio_p50": round(percentile(ask_ms, 50) / percentile(plain_ms, 50), 2),
         "cold_start_s": {k: median(k) for k in ("wall_s", "import_s", "load_s", "first_answer_s")},
+        "batch": batch,
     }
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(result, indent=2))

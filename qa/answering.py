@@ -112,6 +112,8 @@ class ScoredSentence:
     context: float = 0.0
     reader: float = 0.0
     """The reader's probability that the sentence answers (0 when no reader ran)."""
+    span: tuple[int, int, float] | None = None
+    """The reader's short answer in the sentence: document offsets and confidence (None: no span head)."""
 
 
 @dataclass
@@ -125,6 +127,9 @@ class Selection:
     """Answered, but with a probability below `caveat_threshold`: the quotes may not answer."""
     verdict: Verdict | None = None
     """The language model's verdict, when answers are verified (`Settings.verify`)."""
+    short: tuple[int, int, int, float] | None = None
+    """The reader's short answer in the best sentence (doc_id, start, end, confidence), when it
+    lies inside the first quote; whether it is shown is the engine's call (`short_answer_threshold`)."""
 
 
 class Answerer:
@@ -158,6 +163,11 @@ class Answerer:
             return selection
         selection.citations = self._cite(sentences, question)
         selection.uncertain = selection.confidence < caveat
+        if best.span is not None and selection.citations:
+            first = selection.citations[0]
+            start, end, confidence = best.span
+            if first.source == best.source and first.start <= start < end <= first.end:
+                selection.short = (best.doc_id, start, end, confidence)
         return selection
 
     # -- scoring -----------------------------------------------------------
@@ -215,9 +225,14 @@ class Answerer:
         Only the best `reader_candidates` are read: the reader costs ~3 ms a sentence, and
         those below rarely answer (docs/evaluation.md)."""
         texts = list(dict.fromkeys(c.text for c in candidates))  # near-duplicate articles repeat sentences
-        logits = dict(zip(texts, self.reader.score(question, texts), strict=True))
+        reading = self.reader.read(question, texts)
+        at = {t: i for i, t in enumerate(texts)}
         for c in candidates:
-            c.reader = sigmoid(float(logits[c.text]))
+            i = at[c.text]
+            c.reader = sigmoid(float(reading.logits[i]))
+            span = reading.spans[i]
+            if span is not None and span.end > span.start:
+                c.span = (c.start + span.start, c.start + span.end, span.confidence)
             c.score = self.scoring.score(c)
         candidates.sort(key=lambda c: -c.score)
         return candidates

@@ -211,7 +211,7 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--suite",
         action="append",
-        help="run only these suites (squad2, seed-heldout, seed-heldout2, seed-heldout3, bbc-heldout, bbc-heldout2, bbc-heldout3, bbc-dev)",
+        help="run only these suites (squad2, seed-heldout, seed-heldout2, seed-heldout3, seed-heldout4, bbc-heldout, bbc-heldout2, bbc-heldout3, bbc-heldout4, bbc-dev)",
     )
     p.add_argument("--limit", type=_at_least(1), default=None, help="questions per suite, sampled (quick runs)")
     p.add_argument("--reader", default=d.reader, metavar="READER", help=READER_HELP)
@@ -381,6 +381,8 @@ def _render(answer, show_question: bool) -> str:
     lines = [f"Q: {answer.question}"] if show_question else []
     if answer.standalone_question:
         lines.append(f"(read as: {answer.standalone_question})")
+    if answer.short_answer is not None:
+        lines.append(f"Answer: {answer.short_answer.text}")
     lines.append(answer.answer)
     if answer.citations:
         lines.append("")

@@ -98,6 +98,10 @@ class Settings:
     folder, or 'none' (qa's own signals only). docs/reader.md."""
     reader_candidates: int = 24
     """qa's best candidate sentences the reader scores (each costs ~3 ms on 2 cores)."""
+    short_answer_threshold: float = 0.5
+    """Show the reader's short answer (bold in the chat, `Answer:` in `qa ask`, `short_answer`
+    in JSON) when its span confidence reaches this, the answer carries no caveat, and it lies
+    in the first quote (docs/reader.md)."""
     max_citations: int = 3
     max_quote_chars: int = 400
     citation_margin: float | None = None

@@ -19,7 +19,7 @@ from .config import Settings, built_with
 from .embedding import Embedder
 from .followup import carry_over, rewrite_with_model
 from .indexing import BuildReport, Indexer
-from .presenting import compose, refusal_text, verbatim, verified, with_caveat
+from .presenting import compose, refusal_text, short_answer, verbatim, verified, with_caveat
 from .query_encoder import OnnxEmbedder
 from .reader import Reader, is_packaged, load_reader
 from .retrieval import Retriever
@@ -364,6 +364,10 @@ class QA:
             text = refusal_text(snapshot.counts["documents"])
             return Answer(question, text, True, [], timings, selection.confidence)
         answer = Answer(question, compose(citations), False, citations, timings, selection.confidence)
+        answer.span_guess = short_answer(snapshot, selection, citations[0])
+        guess = answer.span_guess
+        if guess is not None and not selection.uncertain and guess.confidence >= self.settings.short_answer_threshold:
+            answer.short_answer = guess
         return with_caveat(answer, selection.uncertain)
 
     def _generate(

@@ -3,8 +3,13 @@ last check that every quote is the article's own text before anything is shown."
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from .store import Snapshot
-from .types import Answer, Citation
+from .types import Answer, Citation, ShortAnswer
+
+if TYPE_CHECKING:
+    from .answering import Selection
 
 
 def verbatim(snapshot: Snapshot, c: Citation) -> bool:
@@ -20,6 +25,26 @@ def verified(snapshot: Snapshot, citations: list[Citation]) -> list[Citation]:
             c.n = len(out) + 1
             out.append(c)
     return out
+
+
+def short_answer(snapshot: Snapshot, selection: Selection, first: Citation) -> ShortAnswer | None:
+    """The reader's short answer as the article's own characters inside the first quote, or
+    None when there is none or it does not check out (`text[start:end]`, inside the quote)."""
+    if selection.short is None:
+        return None
+    doc_id, start, end, confidence = selection.short
+    found = snapshot.document_by_source(first.source)
+    if found is None or found[0] != doc_id or not (first.start <= start < end <= first.end):
+        return None
+    text = found[2][start:end]
+    # The span head points at word pieces; trim what a reader would not call part of the answer.
+    while text and text[-1] in " ,;:.":
+        text, end = text[:-1], end - 1
+    while text and text[0] in " ,;:":
+        text, start = text[1:], start + 1
+    if not text.strip() or found[2][start:end] != text or text != first.quote[start - first.start : end - first.start]:
+        return None
+    return ShortAnswer(text, start, end, confidence, first.n)
 
 
 def compose(citations: list[Citation]) -> str:

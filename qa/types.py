@@ -107,6 +107,29 @@ class Citation:
 
 
 @dataclass
+class ShortAnswer:
+    """The few words that answer, inside the first quote: `document.text[start:end] == text`,
+    checked before return, and `citation.start <= start < end <= citation.end`."""
+
+    text: str
+    start: int
+    end: int
+    confidence: float
+    """The reader's span head: P(first word) * P(last word)."""
+    n: int = 1
+    """The citation it sits in."""
+
+    def to_dict(self) -> dict:
+        return {
+            "text": self.text,
+            "start": self.start,
+            "end": self.end,
+            "confidence": round(self.confidence, 4),
+            "n": self.n,
+        }
+
+
+@dataclass
 class Answer:
     question: str
     answer: str
@@ -126,6 +149,11 @@ class Answer:
     verdict: dict | None = None
     """With `Settings.verify`: the language model's verdict (P(none), P(sentence 1), its choice,
     whether it counted); `confidence` is then the combined probability."""
+    short_answer: ShortAnswer | None = None
+    """The short answer inside the first quote, when the reader is confident of it."""
+    span_guess: ShortAnswer | None = None
+    """The reader's best short answer in the first quote whether or not it is shown
+    (how `qa eval` measures the span head as SQuAD does); never serialised."""
 
     def to_dict(self) -> dict:
         out = {
@@ -136,6 +164,8 @@ class Answer:
             "timings": {k: round(v, 2) for k, v in self.timings.items()},
         }
         # Extra keys only when they carry news, so the extractive JSON keeps its documented shape.
+        if self.short_answer is not None:
+            out["short_answer"] = self.short_answer.to_dict()
         if self.standalone_question:
             out["standalone_question"] = self.standalone_question
         if self.uncertain:

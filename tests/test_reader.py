@@ -72,7 +72,7 @@ def test_training_pairs_drop_ambiguous_answers_and_read_treebank_text():
 def test_training_data_keeps_the_validation_articles_out():
     train, validation = build(DATA / "reader", squad_questions=None)
     origins = {g.origin for g in train}
-    assert origins == {"squad1.1-train", "squad2-dev-b", "trecqa-train", "trecqa-dev"}
+    assert origins == {"squad1.1-train", "squad2-train-unanswerable", "squad2-dev-b", "trecqa-train", "trecqa-dev"}
     assert {g.origin for g in validation} == {"squad2-dev-b-held", "trecqa-test"}
     held = {g.question for g in validation}
     assert not held & {g.question for g in train}
@@ -81,6 +81,69 @@ def test_training_data_keeps_the_validation_articles_out():
         assert len(g.sentences) == len(g.labels) and g.labels.count(1) <= 1 and len(g.sentences) >= 1
         if any(g.labels) and g.origin.startswith("squad"):
             assert g.labels[0] == 1
+            assert g.answer and g.answer in g.sentences[0]  # what the span head learns from
+    # SQuAD 2.0 train's unanswerable questions join the SQuAD 1.1 paragraphs they were written
+    # against; the sentence holding the plausible answer (the near-miss) is their first negative.
+    unanswerable = [g for g in train if g.origin == "squad2-train-unanswerable"]
+    assert len(unanswerable) == 6 and not any(y for g in unanswerable for y in g.labels)
+    fixture = json.loads((DATA / "reader/squad2-train-unanswerable/squad2_train_unanswerable.squad.json").read_text())
+    plausible = {
+        q["question"].strip(): q["plausible_answers"][0]["text"]
+        for p in fixture["data"][0]["paragraphs"]
+        for q in p["qas"]
+    }
+    for g in unanswerable:
+        assert plausible[g.question] in g.sentences[0]
+
+
+def test_pairs_keep_a_long_sentence_around_the_question_words():
+    from tokenizers import Tokenizer
+
+    from qa.reader.pairs import PairEncoder
+
+    tok = Tokenizer.from_file(str(PACKAGED / DEFAULT_READER / "tokenizer.json"))
+    enc = PairEncoder(tok, max_length=32, max_question=8)
+    filler = "Nothing much happened in the long years before anyone came along here. " * 4
+    sentence = filler + "The lighthouse keeper was Margaret Hale, who lit it nightly. " + filler
+    pairs = enc.encode("Who was the lighthouse keeper at the harbour of the old town?", [sentence, "Short one."])
+    assert pairs.input_ids.shape == (2, 32) and pairs.attention_mask[1].sum() < 32
+    first, offsets = pairs.first[0], pairs.offsets[0]
+    window = sentence[offsets[0][0] : offsets[-1][1]]
+    assert "lighthouse keeper" in window and "Margaret" in window  # cut to the window, not the first pieces
+    assert (pairs.token_type_ids[0, first:] == 1).all() and (pairs.token_type_ids[0, :first] == 0).all()
+    assert enc.lengths("Who was the lighthouse keeper at the harbour of the old town?", [sentence]) == [32]
+
+
+def test_v1_readers_read_pairs_as_they_were_trained():
+    """A reader without `window` in its reader.json is fed exactly what the tokenizers library's
+    longest-first truncation gives (how the v1 reader was trained)."""
+    from tokenizers import Tokenizer
+
+    from qa.reader.pairs import PairEncoder
+
+    path = str(PACKAGED / DEFAULT_READER / "tokenizer.json")
+    hf = Tokenizer.from_file(path)
+    hf.enable_truncation(40, strategy="longest_first")
+    hf.enable_padding()
+    ours = PairEncoder(Tokenizer.from_file(path), 40, 40, window=False)
+    words = SEED.read_text(encoding="utf-8").split()
+    for q_len, s_len in ((3, 10), (30, 30), (25, 26), (40, 5), (5, 60), (21, 21)):
+        question, sentences = " ".join(words[:q_len]), [" ".join(words[100 : 100 + s_len]), "Short."]
+        expected = hf.encode_batch([(question, s) for s in sentences])
+        got = ours.encode(question, sentences)
+        assert got.input_ids.tolist() == [e.ids for e in expected]
+        assert got.token_type_ids.tolist() == [e.type_ids for e in expected]
+
+
+def test_best_span_picks_the_likeliest_start_and_end_in_the_sentence():
+    from qa.reader.pairs import best_span
+
+    offsets = [(0, 3), (4, 9), (10, 15), (16, 20)]  # "The quick brown foxes"
+    start = np.array([9, 9, 0, 5, 0, 0, 9], dtype=np.float32)  # row: [CLS] q [SEP] pieces..., then [SEP]
+    end = np.array([9, 9, 0, 0, 1, 6, 9], dtype=np.float32)
+    span = best_span(start, end, 2, offsets)
+    assert (span.start, span.end) == (4, 20) and 0.5 < span.confidence <= 1  # "quick brown foxes"
+    assert best_span(start, end, 2, []) is None
 
 
 @pytest.mark.slow

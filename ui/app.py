@@ -58,6 +58,18 @@ def as_text(value: str) -> str:
     return _MARKDOWN_SPECIAL.sub(r"\\\1", html.escape(value, quote=False))
 
 
+def quote_markdown(c, short) -> str:
+    """A quote as literal text, with the short answer in bold where it sits inside it."""
+    if short is None or short.n != c.n or "\n" in short.text:
+        return as_text(c.marked)
+    a, b = short.start - c.start, short.end - c.start
+    if not (0 <= a < b <= len(c.quote)) or c.quote[a:b] != short.text:
+        return as_text(c.marked)
+    before = ("…" if c.cut_start else "") + c.quote[:a]
+    after = c.quote[b:] + ("…" if c.cut_end else "")
+    return f"{as_text(before)}**{as_text(short.text)}**{as_text(after)}"
+
+
 class ChatApp:
     """State shared by every browser session: the engine, the corpus folder, the build log."""
 
@@ -160,7 +172,7 @@ class ChatApp:
             parts.append(f"*{as_text(note)}*")
         for c in answer.citations:  # stream quote by quote
             # Every line of the quote in the block quote: a quote can span paragraphs.
-            quoted = f"“{as_text(c.marked)}” **[{c.n}]**".replace("\n", "\n> ")
+            quoted = f"“{quote_markdown(c, answer.short_answer)}” **[{c.n}]**".replace("\n", "\n> ")
             parts.append(f"> {quoted}\n>\n> — *{as_text(c.title)}*")
             history[index]["content"] = "\n\n".join(parts)
             yield history, answers, gr.update(), ""

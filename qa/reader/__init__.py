@@ -2,7 +2,8 @@
 sentence answers it. The answerer asks it about its best candidate sentences; its score
 joins qa's own signals in choosing quotes and in refusing (qa/answering.py).
 
-One interface, `Reader.score(question, sentences) -> logits`, two implementations:
+One interface, `Reader.read(question, sentences) -> Reading` (a logit per sentence and,
+for a reader with a span head, the short answer inside each), two implementations:
 - `OnnxReader` (onnx_reader.py): the reader qa trains and ships (`qa reader train`,
   docs/reader.md), or any folder that command wrote; ONNX Runtime only, no PyTorch.
 - `CrossEncoderReader` (cross_encoder.py): any sentence-transformers CrossEncoder
@@ -19,6 +20,9 @@ from typing import Protocol
 import numpy as np
 
 from .onnx_reader import INFO_FILE, OnnxReader
+from .pairs import Reading, Span
+
+__all__ = ["DEFAULT_READER", "OnnxReader", "Reader", "ReaderNotFound", "Reading", "Span", "is_packaged", "load_reader"]
 
 DEFAULT_READER = "qa-reader-minilm-l6-v1"
 """The reader that ships with qa (package data, qa/reader/models/)."""
@@ -29,8 +33,13 @@ OFF = ("", "none", "off")
 class Reader(Protocol):
     name: str
 
+    def read(self, question: str, sentences: Sequence[str]) -> Reading:
+        """One logit per sentence (above 0: it more likely answers than not), with the short
+        answer's span in each sentence where the reader has a span head."""
+        ...
+
     def score(self, question: str, sentences: Sequence[str]) -> np.ndarray:
-        """One logit per sentence: above 0, the sentence more likely answers than not."""
+        """The logits alone."""
         ...
 
 

