@@ -376,24 +376,12 @@ def cmd_ask(args) -> int:
 
 
 def _render(answer, show_question: bool) -> str:
-    from .presenting import fallback_note
+    from .presenting import as_plain_text
 
     lines = [f"Q: {answer.question}"] if show_question else []
     if answer.standalone_question:
         lines.append(f"(read as: {answer.standalone_question})")
-    if answer.short_answer is not None:
-        lines.append(f"Answer: {answer.short_answer.text}")
-    lines.append(answer.answer)
-    if answer.citations:
-        lines.append("")
-        for c in answer.citations:
-            moved = "  (re-attributed: the model named another passage)" if c.reattributed else ""
-            lines.append(f"[{c.n}] {c.title} — {c.source}, characters {c.start}–{c.end}{moved}")
-    note = fallback_note(answer)
-    if note:
-        lines.append(f"({note})")
-    if answer.quotes and answer.quotes.get("removed"):
-        lines.append(f"({answer.quotes['removed']} quote(s) removed: not found in the articles)")
+    lines.append(as_plain_text(answer))
     lines.append("")
     return "\n".join(lines)
 

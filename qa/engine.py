@@ -309,6 +309,12 @@ class QA:
 
     def chat(self, messages: Sequence[dict], k: int | None = None, mode: str | None = None) -> Answer:
         """Answer the last user message of a conversation (`{"role", "content"}` dicts)."""
+        question, turns = self.conversation(messages, mode)
+        return self.ask(question, k=k, history=turns, mode=mode)
+
+    def conversation(self, messages: Sequence[dict], mode: str | None = None) -> tuple[str, list[tuple[str, str]]]:
+        """The question a conversation ends on and its earlier (question, answer) turns, as
+        `ask` and `stream` take them; other roles (system, tool) are not questions."""
         turns: list[tuple[str, str]] = []
         pending: str | None = None
         for m in messages:
@@ -328,7 +334,7 @@ class QA:
             for q, _ in turns:
                 standalone.append(carry_over(q, standalone))
             turns = [(q, a) for q, (_, a) in zip(standalone, turns, strict=True)]
-        return self.ask(pending, k=k, history=turns, mode=mode)
+        return pending, turns
 
     def session(self, mode: str | None = None) -> ChatSession:
         """A conversation that remembers its questions, so follow-ups work."""

@@ -81,3 +81,24 @@ def refusal_text(documents: int) -> str:
 
 def plural(n: int, noun: str) -> str:
     return f"{n:,} {noun}" + ("" if n == 1 else "s")
+
+
+def as_plain_text(answer: Answer) -> str:
+    """An answer as a person reads it in plain text (`qa ask`, the OpenAI-compatible door):
+    the short answer first when there is one, the numbered quotes, the sources under them,
+    and any note on how the answer was checked."""
+    lines = []
+    if answer.short_answer is not None:
+        lines.append(f"Answer: {answer.short_answer.text}")
+    lines.append(answer.answer)
+    if answer.citations:
+        lines.append("")
+        for c in answer.citations:
+            moved = "  (re-attributed: the model named another passage)" if c.reattributed else ""
+            lines.append(f"[{c.n}] {c.title} — {c.source}, characters {c.start}–{c.end}{moved}")
+    note = fallback_note(answer)
+    if note:
+        lines.append(f"({note})")
+    if answer.quotes and answer.quotes.get("removed"):
+        lines.append(f"({answer.quotes['removed']} quote(s) removed: not found in the articles)")
+    return "\n".join(lines)

@@ -20,47 +20,69 @@ from gradio.routes import App
 from starlette.concurrency import run_in_threadpool
 
 from qa.store import IndexError_
-from ui.api import api_router, error
+from ui.api import api_router
+from ui.api import error as api_error
 from ui.auth import Credentials
+from ui.openai_api import openai_error, openai_router
 
 log = logging.getLogger("qa.api")
 
 API_DOCS = {"docs_url": "/api/docs", "openapi_url": "/api/openapi.json", "redoc_url": None}
+_OPENAI_KINDS = {
+    400: "invalid_request_error",
+    401: "invalid_request_error",
+    404: "invalid_request_error",
+    429: "rate_limit_error",
+}
+
+
+def _guarded(path: str) -> bool:
+    """The routes behind qa's credentials and JSON errors: the JSON API and the OpenAI door."""
+    return path.startswith("/api/") or path.startswith("/v1/")
+
+
+def error(path: str, status: int, message: str, code: str | None = None):
+    """An error in the shape the route's clients expect: OpenAI's under /v1, qa's under /api."""
+    if path.startswith("/v1/"):
+        return openai_error(status, message, _OPENAI_KINDS.get(status, "server_error"), code=code)
+    return api_error(status, message)
 
 
 def server_app(chat, credentials: Credentials | None) -> App:
     app = App(**API_DOCS, title="qa", description="Ask your articles: verbatim quotes with citations, or a refusal.")
     app.include_router(api_router(chat, chat.read_only))
+    app.include_router(openai_router(chat))
 
     @app.exception_handler(HTTPException)
     async def http_error(request: Request, exc: HTTPException):
-        if request.url.path.startswith("/api/"):
-            return error(exc.status_code, str(exc.detail))
+        if _guarded(request.url.path):
+            return error(request.url.path, exc.status_code, str(exc.detail))
         return JSONResponse({"detail": exc.detail}, status_code=exc.status_code, headers=exc.headers)
 
     @app.exception_handler(RequestValidationError)
     async def bad_body(request: Request, exc: RequestValidationError):
-        if not request.url.path.startswith("/api/"):
+        if not _guarded(request.url.path):
             return await request_validation_exception_handler(request, exc)  # Gradio's own routes: as before
         first = exc.errors()[0] if exc.errors() else {}
         where = ".".join(str(x) for x in first.get("loc", ()) if x != "body")
-        return error(400, f"bad request: {where}: {first.get('msg', 'invalid')}" if where else "bad request")
+        message = f"bad request: {where}: {first.get('msg', 'invalid')}" if where else "bad request"
+        return error(request.url.path, 400, message)
 
     @app.exception_handler(IndexError_)
     async def index_unavailable(request: Request, exc: IndexError_):
-        return error(503, f"the index cannot be used right now: {exc}")
+        return error(request.url.path, 503, f"the index cannot be used right now: {exc}")
 
     @app.exception_handler(Exception)
     async def unexpected(request: Request, exc: Exception):
         log.error("request failed: %s %s", request.method, request.url.path, exc_info=exc)
-        if not request.url.path.startswith("/api/"):
+        if not _guarded(request.url.path):
             return PlainTextResponse("Internal Server Error", status_code=500)
-        return error(500, "something went wrong while answering; the details are in the server log")
+        return error(request.url.path, 500, "something went wrong while answering; the details are in the server log")
 
     @app.middleware("http")
     async def gate(request: Request, call_next):
         path = request.url.path
-        if credentials is None or not (path.startswith("/api/") or path.rstrip("/") == "/login"):
+        if credentials is None or not (_guarded(path) or path.rstrip("/") == "/login"):
             return await call_next(request)
         if path in ("/api/docs", "/api/openapi.json"):
             return await call_next(request)  # the API's description is no secret
@@ -68,7 +90,7 @@ def server_app(chat, credentials: Credentials | None) -> App:
         client = credentials.client_of(peer, request.headers.get("x-forwarded-for"))
         stamp = credentials.attempt(client)
         if stamp is None:
-            return error(429, "too many failed sign-ins from this address: wait a minute")
+            return error(path, 429, "too many failed sign-ins from this address: wait a minute")
         if path.rstrip("/") == "/login":  # Gradio checks the password
             response = await call_next(request)
             credentials.settle(client, stamp, ok=response.status_code == 200)
@@ -76,11 +98,14 @@ def server_app(chat, credentials: Credentials | None) -> App:
         ok = await run_in_threadpool(credentials.check_header, request.headers.get("authorization"))
         credentials.settle(client, stamp, ok)
         if not ok:
-            return JSONResponse(
-                {"error": "missing or wrong credentials: send Authorization: Bearer TOKEN (or Basic user:password)"},
-                status_code=401,
-                headers={"WWW-Authenticate": 'Bearer realm="qa"'},
+            response = error(
+                path,
+                401,
+                "missing or wrong credentials: send Authorization: Bearer TOKEN (or Basic user:password)",
+                code="invalid_api_key",
             )
+            response.headers["WWW-Authenticate"] = 'Bearer realm="qa"'
+            return response
         return await call_next(request)
 
     return app
@@ -108,8 +133,8 @@ def while_building(host: str, port: int) -> Iterator[None]:
 
     @app.api_route("/{path:path}", methods=["GET", "POST", "PUT", "DELETE", "PATCH", "HEAD"])
     async def building(path: str):
-        if path.startswith("api/"):
-            response = error(503, "the first index is being built: ask again in a minute")
+        if path.startswith(("api/", "v1/")):
+            response = error("/" + path, 503, "the first index is being built: ask again in a minute")
         else:
             response = HTMLResponse(BUILDING_PAGE, status_code=503)
         response.headers["Retry-After"] = "10"
