@@ -229,6 +229,11 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("options", nargs=argparse.REMAINDER, help="options of the action (see `qa reader train --help`)")
     p.set_defaults(func=cmd_reader)
 
+    p = sub.add_parser("mcp", help="serve the index to agents as an MCP server over stdio (README: MCP)")
+    p.add_argument("--index", type=Path, default=d.index_dir, help="index folder or URI (default: %(default)s)")
+    p.add_argument("--reader", default=d.reader, metavar="READER", help=READER_HELP)
+    p.set_defaults(func=cmd_mcp)
+
     p = sub.add_parser("info", help="what is in the index")
     p.add_argument("--index", type=Path, default=d.index_dir, help="index folder or URI (default: %(default)s)")
     p.add_argument("--check", action="store_true", help="also verify file hashes and the index's consistency")
@@ -325,6 +330,17 @@ def cmd_serve(args) -> int:
     from ui.serve import serve  # the chat server's own module: its dependencies load only here
 
     return serve(args)
+
+
+def cmd_mcp(args) -> int:
+    """Standard output is the protocol's channel: everything else qa says goes to standard error."""
+    from ui.mcp_server import run_stdio
+
+    from .engine import QA
+
+    qa = QA.load(args.index, settings=Settings(llm=None, reader=args.reader))
+    run_stdio(qa)
+    return EXIT_OK
 
 
 def cmd_hash_password(args) -> int:

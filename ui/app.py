@@ -403,6 +403,7 @@ def launch(
     from ui.server import server_app
 
     demo.queue(default_concurrency_limit=8)
+    app = server_app(chat, credentials) if chat is not None else None
     theme = gr.themes.Soft(font=["ui-sans-serif", "system-ui", "sans-serif"], font_mono=["ui-monospace", "monospace"])
     return demo.launch(
         server_name=host,
@@ -416,5 +417,7 @@ def launch(
         quiet=not share,  # `qa serve` prints the address; Gradio would also suggest `share=True` in `launch()`
         auth=credentials.login_async if credentials else None,
         auth_message="Sign in with your user name and password, or any name and the server's token.",
-        _app=server_app(chat, credentials) if chat is not None else None,
+        _app=app,
+        # Gradio sets the app's lifespan itself; what the doors need running (MCP's sessions) joins it.
+        app_kwargs={"lifespan": app.state.lifespan} if app is not None else None,
     )

@@ -37,8 +37,27 @@ _OPENAI_KINDS = {
 
 
 def _guarded(path: str) -> bool:
-    """The routes behind qa's credentials and JSON errors: the JSON API and the OpenAI door."""
-    return path.startswith("/api/") or path.startswith("/v1/")
+    """The routes behind qa's credentials: the JSON API, the OpenAI door, the MCP server."""
+    return path.startswith(("/api/", "/v1/")) or path.rstrip("/") == "/mcp"
+
+
+def mount_mcp(app: App, chat):
+    """The MCP server over streamable HTTP at /mcp (stateless, JSON replies: any worker can answer
+    any request); returns the lifespan that runs its session manager while the server runs."""
+    from starlette.routing import Mount
+
+    from ui.mcp_server import build_server
+
+    server = build_server(chat.qa)
+    mcp_app = server.streamable_http_app(streamable_http_path="/", stateless_http=True, json_response=True)
+    app.router.routes.insert(0, Mount("/mcp", app=mcp_app))
+
+    @contextlib.asynccontextmanager
+    async def lifespan(_app):
+        async with server.session_manager.run():
+            yield
+
+    return lifespan
 
 
 def error(path: str, status: int, message: str, code: str | None = None):
@@ -52,6 +71,7 @@ def server_app(chat, credentials: Credentials | None) -> App:
     app = App(**API_DOCS, title="qa", description="Ask your articles: verbatim quotes with citations, or a refusal.")
     app.include_router(api_router(chat, chat.read_only))
     app.include_router(openai_router(chat))
+    app.state.lifespan = mount_mcp(app, chat)
 
     @app.exception_handler(HTTPException)
     async def http_error(request: Request, exc: HTTPException):

