@@ -10,12 +10,15 @@ from langchain_core.retrievers import BaseRetriever
 
 
 class QARetriever(BaseRetriever):
-    """Returns passages as `Document`s whose metadata carries source, title and offsets."""
+    """Returns passages as `Document`s whose metadata carries source, title and offsets;
+    `k` passages, or as many as `invoke(query, k=N)` asks for."""
 
     qa: Any
     k: int = 5
 
-    def _get_relevant_documents(self, query: str, *, run_manager: CallbackManagerForRetrieverRun) -> list[Document]:
+    def _get_relevant_documents(
+        self, query: str, *, run_manager: CallbackManagerForRetrieverRun, k: int | None = None
+    ) -> list[Document]:
         return [
             Document(
                 page_content=p.text,
@@ -28,5 +31,5 @@ class QARetriever(BaseRetriever):
                     "score": p.score,
                 },
             )
-            for p in self.qa.search(query, k=self.k)
+            for p in self.qa.search(query, k=self.k if k is None else k)
         ]

@@ -1,6 +1,10 @@
 from __future__ import annotations
 
+import pytest
 from conftest import SEED
+from langchain_tests.integration_tests import RetrieversIntegrationTests
+
+from qa.langchain import QARetriever
 
 
 def test_search_returns_ranked_passages_with_offsets(seed_qa):
@@ -60,3 +64,23 @@ def test_a_big_index_leaves_its_commonest_words_out_of_bm25(seed_qa):
     embed = lambda q: seed_qa.encoder.embed_queries([q])[0]  # noqa: E731
     passages = Retriever(snap, embed, tight.settings).search("Japan Russia Okinawa", k=3).passages
     assert any("Okinawa" in p.text for p in passages)
+
+
+class TestLangChainStandardRetriever(RetrieversIntegrationTests):
+    """LangChain's own standard tests for retrievers (`langchain-tests`), on the real seed index."""
+
+    @pytest.fixture(autouse=True)
+    def _seed_qa(self, seed_qa):
+        type(self).qa = seed_qa
+
+    @property
+    def retriever_constructor(self) -> type[QARetriever]:
+        return QARetriever
+
+    @property
+    def retriever_constructor_params(self) -> dict:
+        return {"qa": self.qa}
+
+    @property
+    def retriever_query_example(self) -> str:
+        return "What did Russia announce on Mar. 25?"
