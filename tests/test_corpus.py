@@ -209,6 +209,60 @@ def test_broken_pdf_is_skipped(tmp_path):
     assert loaded.document is None and "PDF" in loaded.skipped.reason
 
 
+def _word_file(path, title="Harbour board minutes"):
+    import docx
+
+    doc = docx.Document()
+    doc.core_properties.title = title
+    doc.add_heading("Minutes of the March meeting", level=1)
+    doc.add_paragraph("The board met on 4 March. The harbour master reported that dredging will start in May.")
+    table = doc.add_table(rows=2, cols=2)
+    table.cell(0, 0).text, table.cell(0, 1).text = "Berth", "Fee"
+    table.cell(1, 0).text, table.cell(1, 1).text = "North quay", "£120 a night"
+    doc.add_paragraph("The lighthouse will be fully automated by the end of the year.")
+    doc.save(str(path))
+
+
+def test_word_files_are_read_in_order_with_their_title(tmp_path):
+    _word_file(tmp_path / "minutes.docx")
+    doc = _load_one(tmp_path, "minutes.docx")[0].document
+    assert doc.title == "Harbour board minutes"
+    parts = [
+        "Minutes of the March meeting",
+        "dredging will start in May.",
+        "North quay | £120 a night",
+        "fully automated",
+    ]
+    at = [doc.text.index(p) for p in parts]
+    assert at == sorted(at)  # paragraphs and tables in document order
+
+
+def test_corrupt_and_password_protected_word_files_are_skipped_by_name(tmp_path):
+    (tmp_path / "broken.docx").write_bytes(b"PK\x03\x04 this is not really a zip")
+    (tmp_path / "locked.docx").write_bytes(b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1" + b"\x00" * 512)
+    broken = _load_one(tmp_path, "broken.docx")[0]
+    locked = _load_one(tmp_path, "locked.docx")[0]
+    assert broken.document is None and "not a readable Word file" in broken.skipped.reason
+    assert locked.document is None and "password-protected" in locked.skipped.reason
+    assert broken.skipped.source == "broken.docx" and locked.skipped.source == "locked.docx"
+
+
+def test_a_word_article_is_indexed_and_quoted_verbatim(tmp_path, settings, embedder):
+    from qa import QA
+    from qa.indexing import Indexer
+
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    _word_file(corpus / "minutes.docx")
+    Indexer(settings, embedder).build(corpus, tmp_path / "index", progress=False)
+    qa = QA.load(tmp_path / "index", settings=settings, embedder=embedder)
+    answer = qa.ask("When will the dredging start?")
+    assert not answer.refused and answer.citations[0].source == "minutes.docx"
+    c = answer.citations[0]
+    text = qa.snapshot.document_by_source("minutes.docx")[2]
+    assert text[c.start : c.end] == c.quote and "dredging will start in May" in c.quote
+
+
 def test_file_name_title_fallback(tmp_path):
     (tmp_path / "harbour_master-interview.txt").write_text("We spoke to the harbour master about the storm.")
     assert _load_one(tmp_path, "harbour_master-interview.txt")[0].document.title == "harbour master interview"
