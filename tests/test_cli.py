@@ -123,10 +123,10 @@ def test_serve_refuses_a_port_in_use_before_indexing(tmp_path):
 def test_an_empty_corpus_builds_an_empty_index_and_says_so(tmp_path):
     corpus, index = tmp_path / "corpus", tmp_path / "index"
     corpus.mkdir()
-    (corpus / "notes.docx").write_bytes(b"PK\x03\x04")
+    (corpus / "notes.odt").write_bytes(b"PK\x03\x04")  # a format qa does not read
     run = _qa("index", "--corpus", str(corpus), "--index", str(index), "-q")
     assert run.returncode == 0, run.stderr
-    assert "no articles found" in run.stderr and "notes.docx" in run.stderr
+    assert "no articles found" in run.stderr and "notes.odt" in run.stderr
     run = _qa("ask", "--index", str(index), "Anything at all?")
     assert run.returncode == 0 and "holds no articles yet" in run.stdout
 
