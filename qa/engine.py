@@ -454,6 +454,10 @@ class QA:
         if not isinstance(question, str):
             raise InvalidQuestion("the question must be text")
         _check_k(k)
+        # The limit is on the question as sent, so a client knows it before sending (the API's schema says it).
+        limit = self.settings.max_question_chars
+        if len(question) > limit:
+            raise InvalidQuestion(f"the question is too long ({len(question):,} characters; the limit is {limit:,})")
         # Control characters carry no meaning in a question and confuse tokenisers.
         cleaned = "".join(
             " " if unicodedata.category(ch).startswith("C") and ch not in "\t\n" else ch for ch in question
@@ -461,9 +465,8 @@ class QA:
         cleaned = " ".join(cleaned.split())
         if not cleaned:
             raise InvalidQuestion("the question is empty")
-        limit = self.settings.max_question_chars
-        if len(cleaned) > limit:
-            raise InvalidQuestion(f"the question is too long ({len(cleaned):,} characters; the limit is {limit:,})")
+        if not any(ch.isalnum() for ch in cleaned):
+            raise InvalidQuestion("the question has no words to look for: ask in words")
         return cleaned
 
 

@@ -18,14 +18,59 @@ from fastapi import APIRouter, File, HTTPException, UploadFile
 from fastapi.responses import JSONResponse, StreamingResponse
 from pydantic import BaseModel, Field
 
+from qa.config import SUPPORTED_KINDS
 from qa.engine import InvalidQuestion
 from qa.types import Answer, Citation
 
 log = logging.getLogger("qa.api")
 
 
+QUESTION_CHARS = 1000
+"""The longest question the server takes (`Settings.max_question_chars`'s default)."""
+
+
+class ErrorBody(BaseModel):
+    """Every /api error: a sentence saying what went wrong and what to do."""
+
+    error: str
+
+
+def errors(*statuses: int) -> dict:
+    """OpenAPI `responses` for these error statuses, all with the one error body."""
+    said = {
+        400: "bad request: the body, the question or a parameter is not acceptable",
+        401: "missing or wrong credentials (when the server has them)",
+        403: "this server is read-only",
+        404: "no such article",
+        409: "the article is already there",
+        413: "the file is over the size limit",
+        429: "too many failed sign-ins from this address",
+        503: "the index cannot be used right now (or is being built)",
+    }
+    return {code: {"model": ErrorBody, "description": said[code]} for code in statuses}
+
+
+SSE_EVENT = {
+    "type": "object",
+    "description": "one server-sent event: its name and its JSON data",
+    "properties": {"event": {"type": "string"}, "data": {"type": "string"}, "id": {"type": "string"}},
+    "required": ["data"],
+}
+
+GUARDED = (401, 429, 503)
+"""What any guarded route may answer, whatever it is asked."""
+
+
+def _question_field(description: str):
+    # pattern: at least one letter or digit (Python's `\w` less the underscore: what `str.isalnum`
+    # accepts), as the server requires (qa.engine.QA._clean); the length is counted as sent.
+    # Documented here, enforced by QA (its messages say what is wrong in words: "the question is empty").
+    limits = {"minLength": 1, "maxLength": QUESTION_CHARS, "pattern": r"[^\W_]"}
+    return Field(description=description, json_schema_extra=limits)
+
+
 class AskBody(BaseModel):
-    question: str
+    question: str = _question_field("the question; follow-ups may lean on `history`")
     k: int | None = Field(default=None, ge=1, le=100, description="passages to read (default: the setting, 8)")
     mode: Literal["extractive", "generative"] | None = Field(
         default=None, description="generative needs a language model (`qa serve --llm`)"
@@ -36,7 +81,7 @@ class AskBody(BaseModel):
 
 
 class SearchBody(BaseModel):
-    question: str
+    question: str = _question_field("what to search for")
     k: int | None = Field(default=None, ge=1, le=100)
 
 
@@ -48,16 +93,28 @@ def api_router(chat, read_only: bool) -> APIRouter:
     """The /api routes over `chat` (a `ui.app.ChatApp`: the engine, the corpus, the build lock)."""
     router = APIRouter(prefix="/api")
 
-    @router.get("/health", summary="Is the server up, and which index version does it answer from?")
+    @router.get(
+        "/health", summary="Is the server up, and which index version does it answer from?", responses=errors(*GUARDED)
+    )
     def health() -> dict:
         info = chat.qa.info()
         return {"status": "ok", "version": info["version"], "documents": info["documents"]}
 
-    @router.get("/info", summary="The index: what `qa info --json` prints")
+    @router.get("/info", summary="The index: what `qa info --json` prints", responses=errors(*GUARDED))
     def info() -> dict:
         return chat.qa.info()
 
-    @router.post("/ask", summary="Answer a question: the object `qa ask --json` prints (stream=true: SSE)")
+    @router.post(
+        "/ask",
+        summary="Answer a question: the object `qa ask --json` prints (stream=true: SSE)",
+        responses={
+            200: {
+                "description": "the answer; with stream=true, server-sent events: piece, citation, answer (or error)",
+                "content": {"application/json": {}, "text/event-stream": {"schema": SSE_EVENT}},
+            },
+            **errors(400, *GUARDED),
+        },
+    )
     def ask(body: AskBody, stream: bool = False):
         try:
             if stream:
@@ -68,7 +125,9 @@ def api_router(chat, read_only: bool) -> APIRouter:
         except ValueError as exc:  # an InvalidQuestion, or generative mode without a language model
             raise HTTPException(400, str(exc)) from None
 
-    @router.post("/search", summary="The passages qa would read for a question, best first")
+    @router.post(
+        "/search", summary="The passages qa would read for a question, best first", responses=errors(400, *GUARDED)
+    )
     def search(body: SearchBody) -> dict:
         try:
             passages = chat.qa.search(body.question, k=body.k)
@@ -76,7 +135,13 @@ def api_router(chat, read_only: bool) -> APIRouter:
             raise HTTPException(400, str(exc)) from None
         return {"question": body.question, "passages": [p.to_dict() for p in passages]}
 
-    @router.post("/articles", status_code=201, summary="Add an article to the corpus and index it")
+    @router.post(
+        "/articles",
+        status_code=201,
+        summary="Add an article to the corpus and index it",
+        description=f"A file of one of these types: {SUPPORTED_KINDS}; at most the server's size limit (20 MB by default).",
+        responses=errors(400, 403, 409, 413, *GUARDED),
+    )
     def upload(file: UploadFile = File(...)) -> dict:  # noqa: B008  (FastAPI's idiom)
         _writable(read_only)
         data = file.file.read(chat.settings.max_file_bytes + 1)
@@ -88,14 +153,16 @@ def api_router(chat, read_only: bool) -> APIRouter:
         report = chat.update_index({added.source})
         return {"source": added.source, "message": added.message, "index": report.to_dict()}
 
-    @router.delete("/articles/{name:path}", summary="Remove an article from the corpus and the index")
+    @router.delete(
+        "/articles/{name:path}",
+        summary="Remove an article from the corpus and the index",
+        responses=errors(403, 404, *GUARDED),
+    )
     def remove(name: str) -> dict:
         _writable(read_only)
         try:
             source = chat.remove_article(name)
-        except ValueError as exc:
-            raise HTTPException(400, str(exc)) from None
-        except FileNotFoundError as exc:
+        except (ValueError, FileNotFoundError) as exc:  # a name no article can have is no such article either
             raise HTTPException(404, str(exc)) from None
         report = chat.update_index({source})
         return {"source": source, "removed": True, "index": report.to_dict()}

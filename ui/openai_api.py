@@ -25,6 +25,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from qa.presenting import as_plain_text
 from qa.types import Answer
+from ui.api import SSE_EVENT
 
 EXTRACTIVE, GENERATIVE = "qa", "qa-generative"
 CREATED = int(time.time())
@@ -45,6 +46,30 @@ class ChatBody(BaseModel):
     stream: bool = False
 
 
+class OpenAIError(BaseModel):
+    message: str
+    type: str
+    param: str | None = None
+    code: str | None = None
+
+
+class OpenAIErrorBody(BaseModel):
+    """OpenAI's error object, as its clients expect it."""
+
+    error: OpenAIError
+
+
+def _errors(*statuses: int) -> dict:
+    said = {
+        400: "bad request: no user question, an empty or overlong one, a malformed body",
+        401: "missing or wrong API key (the server's token)",
+        404: "no such model",
+        429: "too many failed sign-ins from this address",
+        503: "the index cannot be used right now (or is being built)",
+    }
+    return {code: {"model": OpenAIErrorBody, "description": said[code]} for code in statuses}
+
+
 def openai_error(status: int, message: str, kind: str = "invalid_request_error", param=None, code=None):
     return JSONResponse({"error": {"message": message, "type": kind, "param": param, "code": code}}, status_code=status)
 
@@ -55,14 +80,26 @@ def openai_router(chat) -> APIRouter:
     def models() -> list[str]:
         return [EXTRACTIVE, GENERATIVE] if chat.qa.generative else [EXTRACTIVE]
 
-    @router.get("/models", summary="The answer modes this server offers, as OpenAI models")
+    @router.get(
+        "/models", summary="The answer modes this server offers, as OpenAI models", responses=_errors(401, 429, 503)
+    )
     def list_models() -> dict:
         return {
             "object": "list",
             "data": [{"id": m, "object": "model", "created": CREATED, "owned_by": "qa"} for m in models()],
         }
 
-    @router.post("/chat/completions", summary="Answer the conversation's last question (stream=true: SSE chunks)")
+    @router.post(
+        "/chat/completions",
+        summary="Answer the conversation's last question (stream=true: SSE chunks)",
+        responses={
+            200: {
+                "description": "a chat.completion; with stream=true, chat.completion.chunk events ending with [DONE]",
+                "content": {"application/json": {}, "text/event-stream": {"schema": SSE_EVENT}},
+            },
+            **_errors(400, 401, 404, 429, 503),
+        },
+    )
     def completions(body: ChatBody):
         if body.model not in models():
             hint = "" if chat.qa.generative else " (qa-generative needs a language model: qa serve --llm)"

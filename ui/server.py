@@ -12,12 +12,13 @@ import contextlib
 import logging
 from collections.abc import Iterator
 
-from fastapi import HTTPException, Request
+from fastapi import Request
 from fastapi.exception_handlers import request_validation_exception_handler
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, PlainTextResponse
 from gradio.routes import App
 from starlette.concurrency import run_in_threadpool
+from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from qa.store import IndexError_
 from ui.api import api_router
@@ -39,6 +40,38 @@ _OPENAI_KINDS = {
 def _guarded(path: str) -> bool:
     """The routes behind qa's credentials: the JSON API, the OpenAI door, the MCP server."""
     return path.startswith(("/api/", "/v1/")) or path.rstrip("/") == "/mcp"
+
+
+def qa_openapi(app: App, chat, routes: list) -> dict:
+    """The OpenAPI of qa's own routes (/api and /v1; Gradio's internal routes are not qa's API),
+    with the statuses they really send: a body the schema rejects is a 400 with qa's error
+    body, never FastAPI's 422. Built once per server, for what it offers (no language model:
+    no generative mode)."""
+    if app.openapi_schema:
+        return app.openapi_schema
+    from fastapi.openapi.utils import get_openapi
+
+    spec = get_openapi(title=app.title, version=app.version, description=app.description, routes=routes)
+    for name, path in spec["paths"].items():
+        body = "OpenAIErrorBody" if name.startswith("/v1/") else "ErrorBody"
+        for operation in path.values():
+            responses = operation.get("responses", {})
+            responses.pop("422", None)
+            if operation.get("requestBody") or operation.get("parameters"):
+                content = {"application/json": {"schema": {"$ref": f"#/components/schemas/{body}"}}}
+                responses.setdefault("400", {"description": "bad request", "content": content})
+    schemas = spec.get("components", {}).get("schemas", {})
+    schemas.pop("HTTPValidationError", None)
+    schemas.pop("ValidationError", None)
+    if "ChatBody" in schemas:
+        offered = ["qa", "qa-generative"] if chat.qa.generative else ["qa"]
+        schemas["ChatBody"]["properties"]["model"]["enum"] = offered
+    if not chat.qa.generative and "AskBody" in schemas:
+        mode = schemas["AskBody"]["properties"]["mode"]
+        mode["anyOf"] = [{"type": "string", "enum": ["extractive"]}, {"type": "null"}]
+        mode["description"] = "extractive only: this server has no language model (qa serve --llm)"
+    app.openapi_schema = spec
+    return spec
 
 
 def mount_mcp(app: App, chat):
@@ -69,14 +102,18 @@ def error(path: str, status: int, message: str, code: str | None = None):
 
 def server_app(chat, credentials: Credentials | None) -> App:
     app = App(**API_DOCS, title="qa", description="Ask your articles: verbatim quotes with citations, or a refusal.")
-    app.include_router(api_router(chat, chat.read_only))
-    app.include_router(openai_router(chat))
+    routers = [api_router(chat, chat.read_only), openai_router(chat)]
+    for router in routers:
+        app.include_router(router)
     app.state.lifespan = mount_mcp(app, chat)
+    app.openapi = lambda: qa_openapi(app, chat, [r for router in routers for r in router.routes])
 
-    @app.exception_handler(HTTPException)
-    async def http_error(request: Request, exc: HTTPException):
+    @app.exception_handler(StarletteHTTPException)  # FastAPI's own (a body it cannot parse) as well as ours
+    async def http_error(request: Request, exc: StarletteHTTPException):
         if _guarded(request.url.path):
-            return error(request.url.path, exc.status_code, str(exc.detail))
+            response = error(request.url.path, exc.status_code, str(exc.detail))
+            response.headers.update(exc.headers or {})  # a 405's Allow, among others
+            return response
         return JSONResponse({"detail": exc.detail}, status_code=exc.status_code, headers=exc.headers)
 
     @app.exception_handler(RequestValidationError)
