@@ -69,9 +69,10 @@ def answers(q, sentence: ScoredSentence, prefix: str = "") -> bool:
     )
 
 
-def collect(qa: QA, questions, prefix: str = "", reader=None, candidates: int | None = None):
+def collect(qa: QA, questions, prefix: str = "", reader=None, read: int | None = None):
+    """`read`: how many candidates the reader reads (None: the setting's)."""
     rows = []
-    settings = qa.settings if candidates is None else qa.settings.replace(reader_candidates=candidates)
+    settings = qa.settings if read is None else qa.settings.replace(reader_candidates=read)
     answerer = Answerer(qa.snapshot, settings, reader=reader)
     names = READER_FEATURES if reader is not None else FEATURES
     for q in questions:
@@ -308,8 +309,8 @@ def main() -> None:
     else:
         n = args.candidates
         fit_rows, test_rows = (
-            collect(squad_qa, fit_q, reader=reader, candidates=n),
-            collect(squad_qa, test_q, reader=reader, candidates=n),
+            collect(squad_qa, fit_q, reader=reader, read=n),
+            collect(squad_qa, test_q, reader=reader, read=n),
         )
         dev_rows = [row for qa, qs, prefix in dev_sets for row in collect(qa, qs, prefix, reader, n)]
         if args.rows:

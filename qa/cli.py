@@ -23,7 +23,7 @@ VERIFY_HELP = (
 
 
 READER_HELP = (
-    "the model that reads candidate sentences: qa-reader-minilm-l6-v1 (shipped, the default), a folder "
+    "the model that reads candidate sentences: qa-reader-minilm-l6-v2 (shipped, the default), a folder "
     "written by `qa reader train`, a sentence-transformers CrossEncoder folder, or 'none'"
 )
 

@@ -92,13 +92,13 @@ class Settings:
     mmr_lambda: float = 0.7
 
     # --- answering --------------------------------------------------------
-    reader: str = "qa-reader-minilm-l6-v1"
+    reader: str = "qa-reader-minilm-l6-v2"
     """The model that reads each candidate sentence and scores whether it answers: the one qa
     ships (default), a folder written by `qa reader train`, a sentence-transformers CrossEncoder
     folder, or 'none' (qa's own signals only). docs/reader.md."""
-    reader_candidates: int = 24
+    reader_candidates: int = 16
     """qa's best candidate sentences the reader scores (each costs ~3 ms on 2 cores)."""
-    short_answer_threshold: float = 0.5
+    short_answer_threshold: float = 0.2
     """Show the reader's short answer (bold in the chat, `Answer:` in `qa ask`, `short_answer`
     in JSON) when its span confidence reaches this, the answer carries no caveat, and it lies
     in the first quote (docs/reader.md)."""

@@ -183,3 +183,25 @@ def test_training_without_its_data_says_where_it_looked(tmp_path, capsys):
     assert main(["reader", "train", "--data", str(tmp_path / "nowhere"), "--out", str(tmp_path / "out")]) == EXIT_ERROR
     err = capsys.readouterr().err
     assert "the training data is not in" in err and "squad1.1-train.json" in err and "--data" in err
+
+
+def test_the_short_answer_is_the_articles_own_words_inside_the_first_quote(seed_qa):
+    answer = seed_qa.ask("When did Russia announce the deployment on the Kuril Islands?")
+    short, first = answer.short_answer, answer.citations[0]
+    text = SEED.read_text(encoding="utf-8")
+    assert short is not None and short.text == "Mar. 25" and text[short.start : short.end] == short.text
+    assert first.start <= short.start < short.end <= first.end and short.n == first.n == 1
+    assert short.confidence >= seed_qa.settings.short_answer_threshold
+    assert answer.to_dict()["short_answer"] == short.to_dict()
+    from qa.presenting import as_plain_text
+    from ui.app import quote_markdown
+
+    assert as_plain_text(answer).startswith("Answer: Mar. 25\n")
+    assert "**Mar\\. 25**" in quote_markdown(first, short)  # bold inside the quote in the chat
+    # Not shown below its threshold, nor for a refusal.
+    strict = type(seed_qa)(
+        seed_qa.settings.replace(short_answer_threshold=1.01), seed_qa.snapshot, encoder=seed_qa.encoder
+    )
+    assert strict.ask("When did Russia announce the deployment on the Kuril Islands?").short_answer is None
+    refused = seed_qa.ask("Who won the 2018 World Cup?")
+    assert refused.refused and refused.short_answer is None and "short_answer" not in refused.to_dict()

@@ -24,7 +24,7 @@ from .pairs import Reading, Span
 
 __all__ = ["DEFAULT_READER", "OnnxReader", "Reader", "ReaderNotFound", "Reading", "Span", "is_packaged", "load_reader"]
 
-DEFAULT_READER = "qa-reader-minilm-l6-v1"
+DEFAULT_READER = "qa-reader-minilm-l6-v2"
 """The reader that ships with qa (package data, qa/reader/models/)."""
 PACKAGED = Path(__file__).parent / "models"
 OFF = ("", "none", "off")
