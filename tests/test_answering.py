@@ -102,7 +102,9 @@ def test_answer_shape(seed_qa):
     c = answer.citations[0]
     assert c.n == 1 and c.source == SEED_SOURCE and c.title.startswith("Japan, Russia")
     assert "[1]" in answer.answer and c.quote in answer.answer
-    assert set(answer.to_dict()) == {"question", "answer", "refused", "citations", "timings"}
+    # The documented shape, with the short answer when the reader is sure of it.
+    assert set(answer.to_dict()) == {"question", "answer", "refused", "citations", "timings", "short_answer"}
+    assert set(answer.to_dict()["short_answer"]) == {"text", "start", "end", "confidence", "n"}
     assert set(answer.to_dict()["citations"][0]) == {"n", "quote", "source", "title", "start", "end", "score"}
     assert answer.timings["total_ms"] > 0
 

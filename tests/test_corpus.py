@@ -142,7 +142,7 @@ def test_broken_links_and_orphaned_metadata_are_named_not_silently_dropped(tmp_p
     (tmp_path / "kept.txt").write_text("An article that stays. It has two sentences.")
     (tmp_path / "kept.meta.json").write_text('{"title": "Kept"}')
     (tmp_path / "renamed.meta.json").write_text('{"title": "Its article was renamed"}')
-    (tmp_path / "report.docx").write_bytes(b"PK\x03\x04 not an article qa reads")
+    (tmp_path / "report.odt").write_bytes(b"PK\x03\x04 not an article qa reads")
     (tmp_path / "report.meta.json").write_text('{"title": "Beside a file of another type"}')
     os.symlink(tmp_path / "gone.txt", tmp_path / "dangling.txt")
     files, skipped, _ = discover(tmp_path, Settings())
@@ -301,7 +301,8 @@ def test_uploads_that_indexing_would_skip_are_refused(tmp_path):
         ("broken.pdf", b"%PDF-1.4\n this is not really a pdf", "PDF"),
         ("empty.md", b"  \n\n", "empty"),
         ("big.txt", b"word " * 3000, "larger than the 10 KB limit"),
-        ("notes.docx", b"PK\x03\x04", "only .txt"),
+        ("notes.odt", b"PK\x03\x04", "only .txt"),
+        ("notes.docx", b"PK\x03\x04", "not a readable Word file"),
     ]:
         added = add_file(tmp_path, name, data, settings)
         assert added.source is None and reason in added.message, (name, added.message)
