@@ -23,7 +23,7 @@ index: setup
 model:
 	@bash scripts/get-model.sh
 
-# Train qa's reader from ../shared/data (about 1.5 h on 2 cores; resumable) into build/reader/model;
+# Train qa's reader from ../shared/data (about 1.7 h on 2 cores; resumable) into build/reader/model;
 # copy that folder to qa/reader/models/<name>/ to ship it (docs/reader.md).
 reader: setup
 	@$(QA) reader train
