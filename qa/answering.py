@@ -128,9 +128,10 @@ class Selection:
     """Answered, but with a probability below `caveat_threshold`: the quotes may not answer."""
     verdict: Verdict | None = None
     """The language model's verdict, when answers are verified (`Settings.verify`)."""
-    short: tuple[int, int, int, float] | None = None
-    """The reader's short answer in the best sentence (doc_id, start, end, confidence), when it
-    lies inside the first quote; whether it is shown is the engine's call (`short_answer_threshold`)."""
+    short: tuple[str, int, int, float] | None = None
+    """The reader's short answer in the best sentence (source, start, end, confidence), when the
+    answer quotes; whether it stands (inside the first quote) and is shown is decided later
+    (presenting.short_answer, `short_answer_threshold`)."""
 
 
 class Answerer:
@@ -165,10 +166,7 @@ class Answerer:
         selection.citations = self._cite(sentences, question)
         selection.uncertain = selection.confidence < caveat
         if best.span is not None and selection.citations:
-            first = selection.citations[0]
-            start, end, confidence = best.span
-            if first.source == best.source and first.start <= start < end <= first.end:
-                selection.short = (best.doc_id, start, end, confidence)
+            selection.short = (best.source, *best.span)  # presenting.short_answer checks it against the quote
         return selection
 
     # -- scoring -----------------------------------------------------------

@@ -370,8 +370,7 @@ class QA:
             text = refusal_text(snapshot.counts["documents"])
             return Answer(question, text, True, [], timings, selection.confidence)
         answer = Answer(question, compose(citations), False, citations, timings, selection.confidence)
-        answer.span_guess = short_answer(snapshot, selection, citations[0])
-        guess = answer.span_guess
+        answer.span_guess = guess = short_answer(selection, citations[0])
         if guess is not None and not selection.uncertain and guess.confidence >= self.settings.short_answer_threshold:
             answer.short_answer = guess
         return with_caveat(answer, selection.uncertain)

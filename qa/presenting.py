@@ -27,22 +27,22 @@ def verified(snapshot: Snapshot, citations: list[Citation]) -> list[Citation]:
     return out
 
 
-def short_answer(snapshot: Snapshot, selection: Selection, first: Citation) -> ShortAnswer | None:
+def short_answer(selection: Selection, first: Citation) -> ShortAnswer | None:
     """The reader's short answer as the article's own characters inside the first quote, or
-    None when there is none or it does not check out (`text[start:end]`, inside the quote)."""
+    None when there is none or it lies outside that quote. `first` has passed `verified`, so
+    its quote is the article's text at its offsets, and a slice of it is too."""
     if selection.short is None:
         return None
-    doc_id, start, end, confidence = selection.short
-    found = snapshot.document_by_source(first.source)
-    if found is None or found[0] != doc_id or not (first.start <= start < end <= first.end):
+    source, start, end, confidence = selection.short
+    if source != first.source or not (first.start <= start < end <= first.end):
         return None
-    text = found[2][start:end]
+    text = first.quote[start - first.start : end - first.start]
     # The span head points at word pieces; trim what a reader would not call part of the answer.
     while text and text[-1] in " ,;:.":
         text, end = text[:-1], end - 1
     while text and text[0] in " ,;:":
         text, start = text[1:], start + 1
-    if not text.strip() or found[2][start:end] != text or text != first.quote[start - first.start : end - first.start]:
+    if not text.strip():
         return None
     return ShortAnswer(text, start, end, confidence, first.n)
 

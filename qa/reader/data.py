@@ -83,8 +83,6 @@ def squad_groups(
     origin: str,
     hard: int = 2,
     far: float = 0.3,
-    keep_answerable: float = 1.0,
-    keep_unanswerable: float = 1.0,
 ) -> Iterator[Group]:
     """Groups from SQuAD articles (answerable and unanswerable questions alike).
 
@@ -93,7 +91,7 @@ def squad_groups(
     with probability `far` the sentence of another paragraph of the same article that
     shares most (qa reads eight passages, mostly of one article). An unanswerable
     question's first negative is the sentence holding its plausible answer when the data
-    names one: the near-miss its writer aimed at. `keep_*`: the share of each kind kept."""
+    names one: the near-miss its writer aimed at."""
     for article in articles:
         paragraphs = []
         for p in article["paragraphs"]:
@@ -106,8 +104,11 @@ def squad_groups(
             for qa in p["qas"]:
                 question = qa["question"].strip()
                 impossible = bool(qa.get("is_impossible"))
-                if not question or rng.random() >= (keep_unanswerable if impossible else keep_answerable):
+                if not question:
                     continue
+                # One draw per question, unused: the shipped reader's groups were drawn with it
+                # in the stream, and `make reader` reproduces them only if it stays.
+                rng.random()
                 positive, answer = None, None
                 if not impossible:
                     texts = [a["text"] for a in qa["answers"]]
