@@ -34,10 +34,10 @@ sys.path.insert(0, str(ROOT))
 from update import checkpoint, folder_bytes, written  # noqa: E402
 
 from qa import QA  # noqa: E402
-from qa.chunking import split_sentences  # noqa: E402
 from qa.config import Settings  # noqa: E402
-from qa.embedding import Embedded, EmbedInput, normalise, pool_spans, resolve_model_path  # noqa: E402
-from qa.indexing import Indexer  # noqa: E402
+from qa.embedding.model import Embedded, EmbedInput, normalise, pool_spans, resolve_model_path  # noqa: E402
+from qa.indexing.indexer import Indexer  # noqa: E402
+from qa.ingestion.chunking import split_sentences  # noqa: E402
 
 WORK = ROOT / "bench/results/work"
 

@@ -27,10 +27,10 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from qa import query_encoder  # noqa: E402
 from qa.config import Settings  # noqa: E402
-from qa.embedding import Embedder  # noqa: E402
-from qa.indexing import Indexer  # noqa: E402
+from qa.embedding import onnx as query_encoder  # noqa: E402
+from qa.embedding.model import Embedder  # noqa: E402
+from qa.indexing.indexer import Indexer  # noqa: E402
 from qa.store.faiss_sqlite import FaissStore  # noqa: E402
 
 WORK = ROOT / "bench/results/work"

@@ -43,12 +43,12 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from qa import QA  # noqa: E402
-from qa.answering import FEATURES, PLAIN, READER_FEATURES, Answerer, ScoredSentence, features  # noqa: E402
+from qa.answering.answerer import FEATURES, PLAIN, READER_FEATURES, Answerer, ScoredSentence, features  # noqa: E402
+from qa.answering.reader import load_reader  # noqa: E402
 from qa.config import Settings  # noqa: E402
-from qa.evaluation import own_questions, squad_to_corpus  # noqa: E402
-from qa.indexing import Indexer  # noqa: E402
-from qa.reader import load_reader  # noqa: E402
-from qa.retrieval import Retriever  # noqa: E402
+from qa.evaluation.runner import own_questions, squad_to_corpus  # noqa: E402
+from qa.indexing.indexer import Indexer  # noqa: E402
+from qa.search.retriever import Retriever  # noqa: E402
 
 
 def candidates(qa: QA, answerer: Answerer, question: str) -> list[ScoredSentence]:

@@ -26,9 +26,9 @@ sys.path.insert(0, str(ROOT))
 
 from qa import QA  # noqa: E402
 from qa.config import Settings  # noqa: E402
-from qa.evaluation import squad_to_corpus  # noqa: E402
-from qa.indexing import Indexer  # noqa: E402
-from qa.reader.metrics import answer_f1, exact_match  # noqa: E402
+from qa.evaluation.metrics import answer_f1, exact_match  # noqa: E402
+from qa.evaluation.runner import squad_to_corpus  # noqa: E402
+from qa.indexing.indexer import Indexer  # noqa: E402
 
 RULE_F1 = 0.80
 THRESHOLDS = (0.0, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9)

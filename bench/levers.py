@@ -28,8 +28,8 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from qa.config import Settings  # noqa: E402
-from qa.evaluation import Suite, default_suites, evaluate, own_questions, squad_to_corpus  # noqa: E402
-from qa.indexing import Indexer  # noqa: E402
+from qa.evaluation.runner import Suite, default_suites, evaluate, own_questions, squad_to_corpus  # noqa: E402
+from qa.indexing.indexer import Indexer  # noqa: E402
 
 VARIANTS = {
     "default": {},

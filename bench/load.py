@@ -69,7 +69,7 @@ def run_clients(url: str, target: str, clients: int, seconds: float) -> dict:
     import httpx
     from gradio_client import Client
 
-    from qa.evaluation import percentile
+    from qa.evaluation.runner import percentile
 
     latencies: list[float] = []
     errors: list[str] = []

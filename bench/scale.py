@@ -24,7 +24,7 @@ import numpy as np
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from qa.embedding import Embedder  # noqa: E402
+from qa.embedding.model import Embedder  # noqa: E402
 from qa.store.faiss_sqlite import FaissStore  # noqa: E402
 from qa.store.faiss_sqlite.faiss_index import TRAINING_POINTS_PER_LIST  # noqa: E402
 

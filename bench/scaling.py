@@ -34,7 +34,7 @@ sys.path.insert(0, str(ROOT))
 
 from qa.config import Settings  # noqa: E402
 from qa.engine import QA  # noqa: E402
-from qa.indexing import Indexer  # noqa: E402
+from qa.indexing.indexer import Indexer  # noqa: E402
 from qa.store import open_store  # noqa: E402
 from qa.store.lance.tables import REFINE_FACTOR  # noqa: E402
 
@@ -175,7 +175,7 @@ def part_search(args) -> dict:
     rows = snap.db.execute("SELECT c.start, c.end, d.title, d.text FROM chunks c JOIN documents d ON d.id = c.doc_id")
     terms = [fts_terms(title, text[s:e]) for s, e, title, text in rows]
     embedder_questions = json.loads((ROOT / "bench/questions/bbc_dev.json").read_text(encoding="utf-8"))["questions"]
-    from qa.query_encoder import article_embedder
+    from qa.embedding.onnx import article_embedder
 
     encoder = article_embedder(Settings())
     texts = [q["question"] for q in embedder_questions][:100]

@@ -32,7 +32,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from qa.config import Settings  # noqa: E402
-from qa.indexing import Indexer  # noqa: E402
+from qa.indexing.indexer import Indexer  # noqa: E402
 from qa.store.faiss_sqlite import FaissStore  # noqa: E402
 
 WORK = ROOT / "bench/results/work"

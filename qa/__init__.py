@@ -12,7 +12,7 @@ from pathlib import Path
 from . import config as _config  # noqa: F401  (sets the offline environment first)
 from .config import Settings
 from .engine import QA, InvalidQuestion
-from .indexing import BuildReport
+from .indexing.indexer import BuildReport
 from .types import Answer, Citation, Document, Passage
 
 __all__ = [
@@ -51,7 +51,7 @@ def build_index(
     **kwargs,
 ) -> BuildReport:
     """Index `corpus_dir` into `index_dir` (incremental unless `rebuild`)."""
-    from .indexing import Indexer
+    from .indexing.indexer import Indexer
 
     settings = (settings or Settings()).replace(corpus_dir=Path(corpus_dir), index_dir=Path(index_dir))
     return Indexer(settings).build(rebuild=rebuild, **kwargs)

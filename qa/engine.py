@@ -13,19 +13,19 @@ from typing import Any, Protocol
 
 import numpy as np
 
-from . import query_encoder
-from .answering import Answerer, Selection
+from .answering.answerer import Answerer, Selection
+from .answering.followup import carry_over, rewrite_with_model
+from .answering.presenting import compose, refusal_text, short_answer, verbatim, verified, with_caveat
+from .answering.reader import Reader, is_packaged, load_reader
+from .answering.verification import Verifier, calibrated_for, check_model, uncalibrated_warning
 from .config import Settings, built_with
-from .embedding import Embedder
-from .followup import carry_over, rewrite_with_model
-from .indexing import BuildReport, Indexer
-from .presenting import compose, refusal_text, short_answer, verbatim, verified, with_caveat
-from .query_encoder import OnnxEmbedder
-from .reader import Reader, is_packaged, load_reader
-from .retrieval import Retriever
+from .embedding import onnx as query_encoder
+from .embedding.model import Embedder
+from .embedding.onnx import OnnxEmbedder
+from .indexing.indexer import BuildReport, Indexer
+from .search.retriever import Retriever
 from .store import IndexError_, IndexIncompatible, IndexMissing, Snapshot, Store, open_store
 from .types import Answer, Citation, Passage
-from .verification import Verifier, calibrated_for, check_model, uncalibrated_warning
 
 log = logging.getLogger(__name__)
 
@@ -135,7 +135,7 @@ class QA:
     def llm(self):
         """The chat model of the generative mode (None when none is configured)."""
         if self._llm is None and self.settings.llm:
-            from .llm import chat_model
+            from .answering.llm import chat_model
 
             with self._swap:
                 if self._llm is None:
@@ -386,7 +386,7 @@ class QA:
         timings: dict,
         t0: float,
     ) -> Iterator[str | Citation | Answer]:
-        from .generation import GroundedGenerator, Prompted
+        from .answering.generation import GroundedGenerator, Prompted
 
         shown = passages[: self.settings.llm_passages]
         prompted = Prompted(shown, {p.doc_id: snapshot.document_text(p.doc_id) for p in shown})

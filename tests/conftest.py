@@ -51,7 +51,7 @@ def settings():
 
 @pytest.fixture(scope="session")
 def embedder(settings):
-    from qa.embedding import Embedder
+    from qa.embedding.model import Embedder
 
     return Embedder(settings.model, batch_size=settings.batch_size)
 
@@ -65,7 +65,7 @@ def seed_corpus(tmp_path_factory) -> Path:
 
 @pytest.fixture(scope="session")
 def seed_index(tmp_path_factory, seed_corpus, settings, embedder) -> Path:
-    from qa.indexing import Indexer
+    from qa.indexing.indexer import Indexer
 
     index = tmp_path_factory.mktemp("seed-index")
     Indexer(settings, embedder).build(seed_corpus, index, progress=False)
@@ -90,7 +90,7 @@ def news_corpus(tmp_path_factory) -> Path:
 
 @pytest.fixture(scope="session")
 def news_index(tmp_path_factory, news_corpus, settings, embedder):
-    from qa.indexing import Indexer
+    from qa.indexing.indexer import Indexer
 
     index = tmp_path_factory.mktemp("news-index")
     report = Indexer(settings, embedder).build(news_corpus, index, progress=False)
@@ -115,8 +115,8 @@ def start_chat(
     import socket
 
     from qa import QA
-    from qa.indexing import Indexer
-    from ui.app import create_app, launch
+    from qa.indexing.indexer import Indexer
+    from qa.ui.app import create_app, launch
 
     corpus, index = root / "corpus", root / "index"
     copy_seed(corpus)

@@ -156,7 +156,7 @@ def test_context_of_a_quote_and_clear_errors_for_spans_that_are_not(seed_qa):
 def test_neighbouring_sentences_join_one_quote(seed_qa):
     """A well-scored neighbour of a chosen sentence joins its quote (consecutive sentences,
     within the length limit) instead of being dropped: it often holds the answer."""
-    from qa.answering import _DANGLING_START, Answerer, ScoredSentence
+    from qa.answering.answerer import _DANGLING_START, Answerer, ScoredSentence
 
     snapshot = seed_qa.snapshot
     doc_id = snapshot.document_by_source(SEED_SOURCE)[0]
@@ -205,8 +205,8 @@ def test_neighbouring_sentences_join_one_quote(seed_qa):
 def test_context_counts_the_articles_title_and_opening(seed_qa):
     """A sentence that doesn't repeat the article's subject still covers the question's words
     for it: the title and first two sentences count for every sentence (the `context` signal)."""
-    from qa.answering import Answerer
-    from qa.lexical import content_words, stems, words
+    from qa.answering.answerer import Answerer
+    from qa.words import content_words, stems, words
 
     question = "Could Tokyo and Moscow get closer over the Kuril Islands?"
     vector = seed_qa.encoder.embed_queries([question])[0]
@@ -226,8 +226,8 @@ def test_a_low_confidence_answer_opens_with_a_caveat(seed_qa, seed_index, embedd
     """Between the refusal threshold and `caveat_threshold`, qa answers but says the quotes
     may not answer; the decision is the calibrated probability against the setting."""
     from qa import QA
-    from qa.answering import WITH_READER
-    from qa.presenting import CAVEAT
+    from qa.answering.answerer import WITH_READER
+    from qa.answering.presenting import CAVEAT
 
     question = "What did Russia announce on Mar. 25?"
     confident = seed_qa.ask(question)
@@ -251,7 +251,7 @@ def test_a_low_confidence_answer_opens_with_a_caveat(seed_qa, seed_index, embedd
 
 def test_a_month_written_out_finds_its_abbreviation(seed_qa):
     """The article writes "Mar. 25", as news style does; a reader asks about "March 25"."""
-    from qa.lexical import with_spellings
+    from qa.words import with_spellings
 
     assert with_spellings(["march", "25", "sept"]) == ["march", "mar", "25", "sept", "september", "sep"]
     written = seed_qa.ask("What did Russia announce on March 25?")
@@ -276,7 +276,7 @@ def test_a_headline_that_only_repeats_the_question_is_not_its_answer(tmp_path, s
     harbour treaty signed?") tells the reader nothing; a sentence too long to quote whole is
     quoted where the question's words are, and the cut is shown."""
     from qa import QA
-    from qa.indexing import Indexer
+    from qa.indexing.indexer import Indexer
 
     (tmp_path / "corpus").mkdir()
     (tmp_path / "corpus" / "treaty.txt").write_text(TREATY, encoding="utf-8")
@@ -299,7 +299,7 @@ def test_a_headline_that_only_repeats_the_question_is_not_its_answer(tmp_path, s
 
 
 def test_only_sentences_of_the_questions_own_words_are_set_aside():
-    from qa.answering import _YES_NO, adds_nothing, word_stems
+    from qa.answering.answerer import _YES_NO, adds_nothing, word_stems
 
     asked = word_stems("Who signed the harbour treaty?")
     assert adds_nothing(word_stems("Harbour treaty signed"), asked)

@@ -15,7 +15,7 @@ import pytest
 from conftest import ROOT, SEED_SOURCE, start_chat
 from langchain_core.language_models.fake_chat_models import FakeListChatModel
 
-from ui.auth import MAX_FAILURES, AuthConfigError, Credentials, hash_password, read_auth_file
+from qa.serving.auth import MAX_FAILURES, AuthConfigError, Credentials, hash_password, read_auth_file
 
 pytestmark = pytest.mark.slow
 
@@ -237,7 +237,7 @@ def test_the_sign_in_page_in_a_real_browser(guarded, tmp_path):
 def test_two_read_only_replicas_follow_one_writer(tmp_path, settings, embedder):
     """Two servers answer from one index while one writer (here an Indexer, as `qa index --watch`
     would) publishes a new version: each follows it at its next question."""
-    from qa.indexing import Indexer
+    from qa.indexing.indexer import Indexer
 
     replicas = [start_chat(tmp_path, settings, embedder, watch=False, read_only=True) for _ in range(2)]
     try:

@@ -5,7 +5,7 @@ import random
 import pytest
 from conftest import DATA, SEED
 
-from qa.chunking import Chunker, split_sentences
+from qa.ingestion.chunking import Chunker, split_sentences
 
 
 @pytest.fixture(scope="module")

@@ -7,7 +7,7 @@ import pytest
 from conftest import DATA, SEED
 
 from qa.config import Settings
-from qa.corpus import discover, fingerprint, load_file
+from qa.ingestion.files import discover, fingerprint, load_file
 
 
 def _load_one(folder: Path, name: str, settings: Settings | None = None):
@@ -249,7 +249,7 @@ def test_corrupt_and_password_protected_word_files_are_skipped_by_name(tmp_path)
 
 def test_a_word_article_is_indexed_and_quoted_verbatim(tmp_path, settings, embedder):
     from qa import QA
-    from qa.indexing import Indexer
+    from qa.indexing.indexer import Indexer
 
     corpus = tmp_path / "corpus"
     corpus.mkdir()
@@ -293,7 +293,7 @@ def test_a_broken_sidecar_is_noted_and_the_article_kept(tmp_path, sidecar, note)
 
 
 def test_uploads_that_indexing_would_skip_are_refused(tmp_path):
-    from qa.corpus import add_file
+    from qa.ingestion.files import add_file
 
     settings = Settings(max_file_bytes=10_000)
     for name, data, reason in [

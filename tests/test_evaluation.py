@@ -6,8 +6,8 @@ from langchain_core.messages import AIMessage
 from langchain_core.outputs import ChatGeneration, ChatResult
 
 from qa import QA
-from qa.evaluation import format_table, metrics, own_questions, run, squad_to_corpus
-from qa.indexing import Indexer
+from qa.evaluation.runner import format_table, metrics, own_questions, run, squad_to_corpus
+from qa.indexing.indexer import Indexer
 
 
 def test_squad_slice_end_to_end(tmp_path, settings, embedder):

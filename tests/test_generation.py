@@ -9,7 +9,7 @@ from langchain_core.language_models.fake_chat_models import FakeListChatModel, G
 from langchain_core.messages import AIMessage
 
 from qa import QA, Answer, Citation, Settings
-from qa.followup import carry_over, leans_on_context
+from qa.answering.followup import carry_over, leans_on_context
 
 SEED_TEXT = SEED.read_text(encoding="utf-8")
 ANNOUNCED = (

@@ -7,7 +7,7 @@ import pytest
 from conftest import DATA, copy_seed
 
 from qa import QA
-from qa.indexing import Indexer
+from qa.indexing.indexer import Indexer
 from qa.store import IndexLocked, IndexMissing
 from qa.store.faiss_sqlite import FaissStore
 
@@ -322,7 +322,7 @@ def test_unchanged_files_are_not_read_again_and_a_changed_one_always_is(tmp_path
     import os
     import time
 
-    from qa import indexing
+    from qa.indexing import indexer as indexing
 
     corpus, index = tmp_path / "corpus", tmp_path / "index"
     copy_seed(corpus)

@@ -9,8 +9,8 @@ import pytest
 from conftest import SEED_SOURCE, load_questions
 
 from qa import QA
-from qa.cli import main
-from qa.indexing import Indexer
+from qa.cli.main import main
+from qa.indexing.indexer import Indexer
 from qa.store import IndexIncompatible, IndexMissing, kind_at, open_store
 
 pytestmark = pytest.mark.slow

@@ -15,7 +15,7 @@ from mcp import Client
 from mcp.client.stdio import StdioServerParameters
 from mcp.client.streamable_http import streamable_http_client
 
-from ui.auth import Credentials
+from qa.serving.auth import Credentials
 
 pytestmark = pytest.mark.slow
 
@@ -57,7 +57,7 @@ async def _exercise(client: Client, article: str) -> None:
 
 
 def test_qa_mcp_over_stdio_with_the_sdk_client(tmp_path, settings, embedder):
-    from qa.indexing import Indexer
+    from qa.indexing.indexer import Indexer
 
     corpus, index = tmp_path / "corpus", tmp_path / "index"
     copy_seed(corpus)

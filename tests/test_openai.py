@@ -10,7 +10,7 @@ import pytest
 from conftest import SEED_SOURCE, start_chat
 from langchain_core.language_models.fake_chat_models import FakeListChatModel
 
-from ui.auth import Credentials
+from qa.serving.auth import Credentials
 
 pytestmark = pytest.mark.slow
 

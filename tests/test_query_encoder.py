@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from qa import QA
-from qa import query_encoder as qe
+from qa.embedding import onnx as qe
 
 QUESTIONS = ["Why might Japan want closer ties with Russia?", "Who won the 2018 World Cup?", "Qui a écrit l'article ?"]
 
@@ -69,7 +69,7 @@ def test_only_mean_pooling_models_are_exported(embedder, tmp_path):
 def test_an_up_to_date_index_still_leaves_the_export_when_it_is_missing(seed_corpus, seed_index, tmp_path, settings):
     """A new cache folder (another machine, a cleared cache) gets its export from the next
     `qa index`, even with nothing to re-embed; with the export there, no model is loaded."""
-    from qa.indexing import Indexer
+    from qa.indexing.indexer import Indexer
 
     index = tmp_path / "index"
     shutil.copytree(seed_index, index)
@@ -98,7 +98,7 @@ def test_it_embeds_articles_like_pytorch_chunks_sentences_and_word_pieces(cache,
     same), the same chunk vectors and the same late-chunked sentence vectors."""
     from conftest import SEED
 
-    from qa.embedding import EmbedInput
+    from qa.embedding.model import EmbedInput
 
     encoder = qe.load(cache, embedder.name)
     text = SEED.read_text(encoding="utf-8")[:3000]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from qa.quotes import check_quotes, locate, normalise
+from qa.answering.quotes import check_quotes, locate, normalise
 from qa.types import Passage
 
 DOC_A = "Intro line.\n\nTokyo wants “closer ties” with Moscow,  he said.\nThe talks resume in   spring."

@@ -12,7 +12,7 @@ import pytest
 from conftest import ROOT, SEED_SOURCE, copy_seed, load_questions
 
 from qa import QA
-from qa.indexing import Indexer
+from qa.indexing.indexer import Indexer
 from qa.store import open_store
 
 pytestmark = pytest.mark.slow

@@ -10,9 +10,9 @@ import numpy as np
 import pytest
 from conftest import DATA, ROOT, SEED
 
-from qa.reader import DEFAULT_READER, PACKAGED, ReaderNotFound, is_packaged, load_reader
-from qa.reader.data import _answer_sentence, build, detokenise
-from qa.reader.onnx_reader import OnnxReader
+from qa.answering.reader import DEFAULT_READER, PACKAGED, ReaderNotFound, is_packaged, load_reader
+from qa.answering.reader.onnx_reader import OnnxReader
+from qa.training.data import _answer_sentence, build, detokenise
 
 
 def test_the_default_reader_ships_with_qa_with_its_card():
@@ -99,7 +99,7 @@ def test_training_data_keeps_the_validation_articles_out():
 def test_pairs_keep_a_long_sentence_around_the_question_words():
     from tokenizers import Tokenizer
 
-    from qa.reader.pairs import PairEncoder
+    from qa.answering.reader.pairs import PairEncoder
 
     tok = Tokenizer.from_file(str(PACKAGED / DEFAULT_READER / "tokenizer.json"))
     enc = PairEncoder(tok, max_length=32, max_question=8)
@@ -119,7 +119,7 @@ def test_v1_readers_read_pairs_as_they_were_trained():
     longest-first truncation gives (how the v1 reader was trained)."""
     from tokenizers import Tokenizer
 
-    from qa.reader.pairs import PairEncoder
+    from qa.answering.reader.pairs import PairEncoder
 
     path = str(PACKAGED / DEFAULT_READER / "tokenizer.json")
     hf = Tokenizer.from_file(path)
@@ -136,7 +136,7 @@ def test_v1_readers_read_pairs_as_they_were_trained():
 
 
 def test_best_span_picks_the_likeliest_start_and_end_in_the_sentence():
-    from qa.reader.pairs import best_span
+    from qa.answering.reader.pairs import best_span
 
     offsets = [(0, 3), (4, 9), (10, 15), (16, 20)]  # "The quick brown foxes"
     start = np.array([9, 9, 0, 5, 0, 0, 9], dtype=np.float32)  # row: [CLS] q [SEP] pieces..., then [SEP]
@@ -178,7 +178,7 @@ def test_training_a_few_steps_exports_a_reader_that_qa_loads(tmp_path):
 
 
 def test_training_without_its_data_says_where_it_looked(tmp_path, capsys):
-    from qa.cli import EXIT_ERROR, main
+    from qa.cli.main import EXIT_ERROR, main
 
     assert main(["reader", "train", "--data", str(tmp_path / "nowhere"), "--out", str(tmp_path / "out")]) == EXIT_ERROR
     err = capsys.readouterr().err
@@ -193,8 +193,8 @@ def test_the_short_answer_is_the_articles_own_words_inside_the_first_quote(seed_
     assert first.start <= short.start < short.end <= first.end and short.n == first.n == 1
     assert short.confidence >= seed_qa.settings.short_answer_threshold
     assert answer.to_dict()["short_answer"] == short.to_dict()
-    from qa.presenting import as_plain_text
-    from ui.app import quote_markdown
+    from qa.answering.presenting import as_plain_text
+    from qa.ui.app import quote_markdown
 
     assert as_plain_text(answer).startswith("Answer: Mar. 25\n")
     assert "**Mar\\. 25**" in quote_markdown(first, short)  # bold inside the quote in the chat

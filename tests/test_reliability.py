@@ -14,7 +14,7 @@ import pytest
 from conftest import DATA, ROOT, copy_seed
 
 from qa import QA
-from qa.indexing import Indexer
+from qa.indexing.indexer import Indexer
 from qa.store.faiss_sqlite import FaissStore
 
 pytestmark = pytest.mark.slow
@@ -25,7 +25,7 @@ ARTICLES = 200  # a few hundred articles' worth of rebuild, so the kills land at
 
 def _derived_articles(corpus, count: int, start: int = 0, seed: int = 5) -> None:
     """`count` articles recombined from the sentences of the BBC fixtures: real text, new files."""
-    from qa.chunking import split_sentences
+    from qa.ingestion.chunking import split_sentences
 
     sentences = []
     for path in sorted((DATA / "bbc").rglob("*.txt")):

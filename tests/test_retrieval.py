@@ -39,7 +39,7 @@ def test_langchain_retriever(seed_qa):
 
 
 def test_mmr_keeps_k_and_the_best(seed_qa):
-    from qa.retrieval import Retriever
+    from qa.search.retriever import Retriever
 
     settings = seed_qa.settings.replace(mmr=True)
     vector = seed_qa.embedder.embed_queries(["Japan-U.S. alliance"])[0]
@@ -51,7 +51,7 @@ def test_mmr_keeps_k_and_the_best(seed_qa):
 def test_a_big_index_leaves_its_commonest_words_out_of_bm25(seed_qa):
     """Above `lexical_max_matches` chunks, the lexical query keeps the rarest words whose chunks
     fit the budget (BM25 scores every matching chunk); below it, every word is searched."""
-    from qa.retrieval import Retriever
+    from qa.search.retriever import Retriever
 
     snap = seed_qa.snapshot
     words = ["japan", "russia", "okinawa"]

@@ -15,7 +15,7 @@ import httpx
 import pytest
 from conftest import SEED_SOURCE, start_chat
 
-from ui.auth import Credentials
+from qa.serving.auth import Credentials
 
 pytestmark = pytest.mark.slow
 

@@ -9,7 +9,7 @@ import pytest
 from conftest import DATA, copy_seed
 
 from qa import QA
-from qa.indexing import Indexer
+from qa.indexing.indexer import Indexer
 from qa.store import IndexCorrupt, IndexIncompatible, IndexMissing
 from qa.store.faiss_sqlite import CURRENT, FORMAT_VERSION, FaissStore
 

@@ -73,7 +73,7 @@ def test_chat_streams_and_keeps_sources_per_answer(client):
 def test_an_unsure_answer_says_so(client):
     """A question qa answers with a probability between its two thresholds (about 0.24 for
     this one over the seed article, with the reader v2) shows the caveat above its quotes."""
-    from qa.presenting import CAVEAT
+    from qa.answering.presenting import CAVEAT
 
     question = "How will Japan respond to the deployment?"
     answer = _ask(client, question)
@@ -118,7 +118,7 @@ def test_uploaded_article_is_answerable_at_once(client, server, tmp_path):
 
 
 def test_upload_names_cannot_escape_the_corpus(server, tmp_path):
-    from qa.corpus import add_file
+    from qa.ingestion.files import add_file
 
     corpus = server["corpus"]
     for name in ("../../escape.txt", "/etc/passwd.txt", "..\\..\\win.txt"):
@@ -149,7 +149,7 @@ def test_file_copied_into_the_folder_becomes_answerable(client, server, tmp_path
 
 
 def test_html_in_articles_is_shown_as_text(client, server):
-    from ui.app import as_text, render_sources
+    from qa.ui.app import as_text, render_sources
 
     (server["corpus"] / "scripted.html").write_text(SCRIPTED, encoding="utf-8")
     server["app"].update_index()

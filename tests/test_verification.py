@@ -9,8 +9,8 @@ from conftest import SEED, smollm2
 from langchain_core.messages import AIMessage
 
 from qa import QA, Settings
-from qa.llm import chat_model
-from qa.verification import (
+from qa.answering.llm import chat_model
+from qa.answering.verification import (
     Verdict,
     Verifier,
     VerifierUnavailable,

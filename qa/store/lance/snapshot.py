@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from ...lexical import stems, words
+from ...words import stems, words
 from ..base import REBUILD_HINT, ChunkRow, DocumentInfo, IndexCorrupt, SentenceRow, Snapshot
 from .tables import CACHED_DOCUMENTS, DOC_FREQ_CAP, NPROBES, REFINE_FACTOR, TABLES, id_list, sql_string
 

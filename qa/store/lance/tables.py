@@ -6,7 +6,7 @@ import datetime as dt
 import os
 from collections.abc import Collection
 
-from ...lexical import stems, words
+from ...words import stems, words
 from ..base import (
     IndexError_,
 )

@@ -1,0 +1,74 @@
+"""Turn a follow-up ("And what did Japan do then?") into a question that stands alone.
+
+Retrieval sees one question at a time, so a follow-up that leans on the previous
+turn ("it", "they", "then", "what about …") must carry that turn's subject with it.
+
+- Extractive mode, no model: when the new question leans on context (a pronoun or
+  a leading "and/but/what about", or fewer than two content words), the previous
+  question's key terms that it lacks are appended in brackets:
+  "And what did Japan do then? (Russia announce Mar 25)". Retrieval is a bag of
+  words and a vector, so the appended terms steer both without any rewriting.
+- Generative mode: the language model rewrites the question from the conversation;
+  an empty, over-long or multi-line reply falls back to the rule above.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+
+from ..words import STOPWORDS, content_words
+
+_LEANS_ON_CONTEXT = re.compile(
+    r"\b(?:he|him|his|she|her|hers|it|its|they|them|their|theirs|this|that|these|those|there|then|"
+    r"the same|such|the former|the latter|the other|else)\b|^\s*(?:and|but|also|so|or|what about|how about)\b",
+    re.I,
+)
+_TERM = re.compile(r"[^\W_]+(?:[.'’-][^\W_]+)*", re.U)
+_QUESTION_WORDS = {"what", "which", "who", "whom", "whose", "when", "where", "why", "how", "do", "does", "did"}
+
+REWRITE_INSTRUCTIONS = (
+    "Rewrite the user's last question so that it can be understood without the conversation: "
+    "replace pronouns and vague references with what they refer to. Keep it one short question. "
+    "Reply with the rewritten question only."
+)
+
+
+def leans_on_context(question: str) -> bool:
+    return bool(_LEANS_ON_CONTEXT.search(question)) or len(content_words(question)) < 2
+
+
+def carry_over(question: str, previous: Sequence[str]) -> str:
+    """The rule-based rewrite: `question` plus the last question's key terms it lacks."""
+    if not previous or not leans_on_context(question):
+        return question
+    have = {w.lower() for w in _TERM.findall(question)}
+    extra: list[str] = []
+    for term in _TERM.findall(previous[-1]):
+        low = term.lower()
+        if low in have or low in STOPWORDS or low in _QUESTION_WORDS or low in (e.lower() for e in extra):
+            continue
+        extra.append(term)
+    return f"{question} ({' '.join(extra)})" if extra else question
+
+
+def rewrite_with_model(question: str, turns: Sequence[tuple[str, str]], model) -> str:
+    """The model's stand-alone version of `question`; `turns` are earlier (question, answer) pairs."""
+    previous = [q for q, _ in turns]
+    if not turns or not leans_on_context(question):
+        return question
+    from langchain_core.messages import HumanMessage, SystemMessage
+
+    lines = []
+    for q, a in turns[-3:]:
+        lines.append(f"User: {q}")
+        lines.append(f"Assistant: {a[:600]}")
+    prompt = "Conversation:\n" + "\n".join(lines) + f"\n\nLast question: {question}\nStand-alone question:"
+    try:
+        reply = str(model.invoke([SystemMessage(REWRITE_INSTRUCTIONS), HumanMessage(prompt)]).text)
+    except Exception:
+        return carry_over(question, previous)
+    reply = reply.strip().strip("\"“”'").strip()
+    if not reply or "\n" in reply or len(reply) > 3 * len(question) + 200:
+        return carry_over(question, previous)
+    return reply

@@ -1,0 +1,1 @@
+"""Evaluation: `qa eval`, the labelled suites and SQuAD's answer metrics. A shell over `QA`."""

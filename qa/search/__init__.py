@@ -1,0 +1,3 @@
+"""Search: the passages a question reads first, from the store's dense and lexical
+indexes fused and diversified.
+"""
