@@ -7,7 +7,8 @@ import pytest
 from conftest import DATA, SEED
 
 from qa.config import Settings
-from qa.ingestion.files import discover, fingerprint, load_file
+from qa.ingestion.files import discover, fingerprint
+from qa.ingestion.loading import load_file
 
 
 def _load_one(folder: Path, name: str, settings: Settings | None = None):

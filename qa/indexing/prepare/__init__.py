@@ -20,7 +20,8 @@ import numpy as np
 from ...config import Settings
 from ...embedding.model import EmbedInput
 from ...ingestion.chunking import Chunked, Chunker
-from ...ingestion.files import CorpusFile, Loaded
+from ...ingestion.files import CorpusFile
+from ...ingestion.loading import Loaded
 from ...types import Document
 
 log = logging.getLogger("qa.index")

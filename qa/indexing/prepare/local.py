@@ -6,7 +6,7 @@ import dataclasses
 from collections.abc import Callable, Iterator, Sequence
 
 from ...config import Settings
-from ...ingestion.files import load_file
+from ...ingestion.loading import load_file
 from . import Job, Prepared, chunker_for, embed, split
 
 EMBED_GROUP_CHUNKS = 4096

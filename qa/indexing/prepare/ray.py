@@ -22,7 +22,8 @@ from pathlib import Path
 import numpy as np
 
 from ...config import Settings
-from ...ingestion.files import CorpusFile, Loaded, Skipped, load_file
+from ...ingestion.files import CorpusFile, Skipped
+from ...ingestion.loading import Loaded, load_file
 from ...types import Document
 from . import Job, Prepared, chunker_for, embed, split
 
