@@ -6,7 +6,7 @@ from __future__ import annotations
 import contextlib
 import sys
 
-from .main import EXIT_ERROR, EXIT_OK, build_settings, check_verify, print_report
+from .common import EXIT_ERROR, EXIT_OK, build_settings, check_verify, print_report
 
 
 def serve(args) -> int:
