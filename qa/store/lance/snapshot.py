@@ -6,35 +6,32 @@ import threading
 from collections import OrderedDict
 from collections.abc import Collection, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 import numpy as np
 
 from ...words import stems, words
 from ..base import REBUILD_HINT, ChunkRow, DocumentInfo, IndexCorrupt, SentenceRow, Snapshot
+from .database import LanceDatabase
 from .tables import CACHED_DOCUMENTS, DOC_FREQ_CAP, NPROBES, REFINE_FACTOR, TABLES, id_list, sql_string
-
-if TYPE_CHECKING:  # imports for type hints only: the store, snapshot and writer refer to each other
-    from .store import LanceStore
 
 
 class LanceSnapshot(Snapshot):
     """One published version: each table checked out at the version the manifest names."""
 
-    def __init__(self, store: LanceStore, manifest: dict):
-        self.store = store
+    def __init__(self, database: LanceDatabase, manifest: dict):
+        self.database = database
         self.manifest = manifest
         self.version = manifest["version"]
         self.number = manifest["number"]
         self._tables = {}
         try:
             for name in TABLES:
-                table = store._table(name)
+                table = database.table(name)
                 table.checkout(manifest["tables"][name])
                 self._tables[name] = table
         except Exception as exc:
             raise IndexCorrupt(
-                f"{store.location}: version {self.version} cannot be read ({exc}); {REBUILD_HINT}"
+                f"{database.location}: version {self.version} cannot be read ({exc}); {REBUILD_HINT}"
             ) from None
         # A version never changes: documents and their sentences, once read, are kept (a few
         # hundred, least recently used out first), and read together, one query per table.
@@ -78,16 +75,16 @@ class LanceSnapshot(Snapshot):
         return self._entry(doc_id)[0]
 
     def gone(self) -> bool:
-        current = self.store.current_version()
+        current = self.database.current_version()
         return current is not None and int(current[1:]) > self.number + 1
 
     def describe(self) -> dict:
         m = self.manifest
         size = None
-        if self.store._local:
-            size = sum(f.stat().st_size for f in Path(self.store.location).rglob("*") if f.is_file())
+        if self.database.local:
+            size = sum(f.stat().st_size for f in Path(self.database.location).rglob("*") if f.is_file())
         return self._describe(
-            self.store.location,
+            self.database.location,
             "lance",
             size,
             vector_index=m["index"]["kind"],

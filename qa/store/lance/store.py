@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import contextlib
-import datetime as dt
-import functools
 import json
 from collections.abc import Iterator
 from pathlib import Path
@@ -19,11 +17,11 @@ from ..base import (
     IndexMissing,
     Store,
     check_expected,
-    first_line,
     folder_lock,
 )
+from .database import LanceDatabase
 from .snapshot import LanceSnapshot
-from .tables import FORMAT, FORMAT_VERSION, MARKER, TABLES, VERSIONS_TABLE_KEEP, id_list, lancedb_module
+from .tables import FORMAT, FORMAT_VERSION, MARKER, TABLES, VERSIONS_TABLE_KEEP, id_list
 from .writer import LanceWriter
 
 
@@ -32,18 +30,18 @@ class LanceStore(Store):
 
     def __init__(self, location: str | Path):
         self.location = str(location)
-        self._local = "://" not in self.location
+        self.database = LanceDatabase(self.location)
+        self._local = self.database.local
 
-    @functools.cached_property
+    @property
     def db(self):
-        # Read consistency 0: a table opened here always sees the latest published row.
-        return lancedb_module().connect(self.location, read_consistency_interval=dt.timedelta(0))
+        return self.database.db
 
     def _table(self, name: str):
-        return self.db.open_table(f"qa_{name}")
+        return self.database.table(name)
 
     def _has(self, name: str) -> bool:
-        return f"qa_{name}" in self.db.list_tables().tables
+        return self.database.has(name)
 
     def exists(self) -> bool:
         if self._local and not (Path(self.location) / MARKER).exists():
@@ -51,23 +49,10 @@ class LanceStore(Store):
         return bool(self._rows())
 
     def _rows(self) -> list[dict]:
-        """The published versions' rows, oldest first. Whatever goes wrong reading them (storage
-        unreachable, files damaged) is an `IndexError_`: a long-lived QA keeps its open version."""
-        try:
-            if not self._has("versions"):
-                return []
-            return self._table("versions").to_arrow().sort_by("number").to_pylist()
-        except IndexError_:
-            raise
-        except Exception as exc:
-            raise IndexCorrupt(f"{self.location} cannot be read right now ({first_line(exc)})") from None
+        return self.database.rows()
 
     def current_version(self) -> str | None:
-        rows = self._rows()
-        try:
-            return json.loads(rows[-1]["manifest"])["version"] if rows else None
-        except (ValueError, KeyError, TypeError):
-            raise IndexCorrupt(f"{self.location}: the current version's manifest is damaged; {REBUILD_HINT}") from None
+        return self.database.current_version()
 
     def missing(self) -> IndexMissing:
         return IndexMissing(f"no index in {self.location}: run `qa index --store lance --index {self.location}`")
@@ -97,7 +82,7 @@ class LanceStore(Store):
     def open(self, expect_model=None, expect_dim=None, reuse=None) -> LanceSnapshot:
         manifest = self.read_manifest()
         check_expected(self.location, manifest, expect_model, expect_dim)
-        return LanceSnapshot(self, manifest)
+        return LanceSnapshot(self.database, manifest)
 
     @contextlib.contextmanager
     def lock(self, timeout: float = 0) -> Iterator[None]:
@@ -133,7 +118,7 @@ class LanceStore(Store):
         number = previous["number"] + 1 if previous else 1
         keep = json.loads(rows[-2]["manifest"])["tables"] if len(rows) > 1 else (previous or {}).get("tables", {})
         # `compact` needs nothing more: every commit ends with Lance's compaction (`optimize`).
-        return LanceWriter(self, number, base, previous, keep, settings)
+        return LanceWriter(self.database, number, base, previous, keep, settings)
 
     def publish(self, manifest: dict) -> str:
         import pyarrow as pa

@@ -5,13 +5,14 @@ from __future__ import annotations
 import datetime as dt
 import json
 import logging
-from typing import TYPE_CHECKING
 
 import numpy as np
 
 from ...config import Settings
 from ...types import Document
 from ..base import Writer
+from .database import LanceDatabase
+from .snapshot import LanceSnapshot
 from .tables import (
     ANN_MIN_ROWS,
     CLEANUP_MARGIN,
@@ -25,19 +26,15 @@ from .tables import (
     schemas,
 )
 
-if TYPE_CHECKING:  # imports for type hints only: the store, snapshot and writer refer to each other
-    from .snapshot import LanceSnapshot
-    from .store import LanceStore
-
 log = logging.getLogger("qa.index")
 
 
 class LanceWriter(Writer):
     """Writes the next version's rows into the tables; nothing is published until `Store.publish`."""
 
-    def __init__(self, store: LanceStore, number: int, base: LanceSnapshot | None, previous: dict | None,
+    def __init__(self, database: LanceDatabase, number: int, base: LanceSnapshot | None, previous: dict | None,
                  keep: dict, settings: Settings) -> None:  # fmt: skip
-        self.store = store
+        self.database = database
         self.keep = keep
         """Table versions of the qa version before the current one: the oldest still needed."""
         self.number = number
@@ -93,9 +90,9 @@ class LanceWriter(Writer):
             if not rows and (name in self._written or self.base is not None):
                 continue
             data = pa.Table.from_pylist(rows, schema=shapes[name])
-            if not self.store._has(name):
-                self.store.db.create_table(f"qa_{name}", schema=shapes[name])
-            table = self.store._table(name)
+            if not self.database.has(name):
+                self.database.db.create_table(f"qa_{name}", schema=shapes[name])
+            table = self.database.table(name)
             # A full build replaces each table with its first rows: a new table version, so
             # readers of the published one (which names its own) are not disturbed.
             table.add(data, mode="append" if name in self._written or self.base is not None else "overwrite")
@@ -106,7 +103,7 @@ class LanceWriter(Writer):
         if self._dim is None:
             self._dim = fields["dimension"]
         self._flush()
-        tables = {name: self.store._table(name) for name in TABLES}
+        tables = {name: self.database.table(name) for name in TABLES}
         if self._removed:
             gone = id_list(self._removed)
             tables["documents"].delete(f"id IN ({gone})")
