@@ -132,7 +132,7 @@ t0 = time.perf_counter()
 sys.path.insert(0, sys.argv[3])
 from big import StandInEmbedder
 from qa import Settings
-from qa.indexing import Indexer
+from qa.indexing.indexer import Indexer
 embedder = StandInEmbedder()
 report = Indexer(Settings(model=embedder.name, fast_query_encoder=False), embedder).build(sys.argv[1], sys.argv[2], progress=False)
 print(json.dumps({"s": time.perf_counter() - t0, "report": report.summary(), "torch": "torch" in sys.modules}))

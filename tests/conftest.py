@@ -108,7 +108,7 @@ def start_chat(
     root: Path, settings, embedder, llm=None, watch: bool = True, credentials=None, read_only: bool = False
 ) -> dict:
     """A real chat server (and its JSON API) over a fresh index of the seed article, on a free
-    127.0.0.1 port; with `credentials` (ui.auth.Credentials), both need them.
+    127.0.0.1 port; with `credentials` (qa.serving.auth.Credentials), both need them.
 
     Returns url, demo, app, corpus and qa; the caller closes `demo` (and stops the watcher).
     """

@@ -44,7 +44,7 @@ def test_the_shipped_reader_prefers_the_sentence_that_answers_to_the_one_that_re
 
 def test_questions_never_import_pytorch():
     code = (
-        "import sys; from qa.reader import load_reader; "
+        "import sys; from qa.answering.reader import load_reader; "
         f"r = load_reader({DEFAULT_READER!r}); r.score('Who?', ['Smith did.']); "
         "sys.exit('torch' in sys.modules)"
     )
