@@ -43,8 +43,9 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from qa import QA  # noqa: E402
-from qa.answering.answerer import FEATURES, PLAIN, READER_FEATURES, Answerer, ScoredSentence, features  # noqa: E402
+from qa.answering.answerer import Answerer  # noqa: E402
 from qa.answering.reader import load_reader  # noqa: E402
+from qa.answering.scoring import FEATURES, PLAIN, READER_FEATURES, ScoredSentence, features  # noqa: E402
 from qa.config import Settings  # noqa: E402
 from qa.evaluation.runner import own_questions, squad_to_corpus  # noqa: E402
 from qa.indexing.indexer import Indexer  # noqa: E402

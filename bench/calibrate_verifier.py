@@ -27,8 +27,9 @@ sys.path.insert(0, str(ROOT / "bench"))
 from calibrate import answers, candidates, fit_logistic, question_sets, thresholds  # noqa: E402
 from tqdm.auto import tqdm  # noqa: E402
 
-from qa.answering.answerer import PLAIN, Answerer, distinct_texts  # noqa: E402
+from qa.answering.answerer import Answerer  # noqa: E402
 from qa.answering.llm import chat_model  # noqa: E402
+from qa.answering.scoring import PLAIN, distinct_texts  # noqa: E402
 from qa.answering.verification import Verifier, _logit  # noqa: E402
 from qa.config import Settings  # noqa: E402
 

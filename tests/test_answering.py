@@ -156,7 +156,9 @@ def test_context_of_a_quote_and_clear_errors_for_spans_that_are_not(seed_qa):
 def test_neighbouring_sentences_join_one_quote(seed_qa):
     """A well-scored neighbour of a chosen sentence joins its quote (consecutive sentences,
     within the length limit) instead of being dropped: it often holds the answer."""
-    from qa.answering.answerer import _DANGLING_START, Answerer, ScoredSentence
+    from qa.answering.answerer import Answerer
+    from qa.answering.citing import _DANGLING_START
+    from qa.answering.scoring import ScoredSentence
 
     snapshot = seed_qa.snapshot
     doc_id = snapshot.document_by_source(SEED_SOURCE)[0]
@@ -226,8 +228,8 @@ def test_a_low_confidence_answer_opens_with_a_caveat(seed_qa, seed_index, embedd
     """Between the refusal threshold and `caveat_threshold`, qa answers but says the quotes
     may not answer; the decision is the calibrated probability against the setting."""
     from qa import QA
-    from qa.answering.answerer import WITH_READER
     from qa.answering.presenting import CAVEAT
+    from qa.answering.scoring import WITH_READER
 
     question = "What did Russia announce on Mar. 25?"
     confident = seed_qa.ask(question)
@@ -299,7 +301,7 @@ def test_a_headline_that_only_repeats_the_question_is_not_its_answer(tmp_path, s
 
 
 def test_only_sentences_of_the_questions_own_words_are_set_aside():
-    from qa.answering.answerer import _YES_NO, adds_nothing, word_stems
+    from qa.answering.scoring import _YES_NO, adds_nothing, word_stems
 
     asked = word_stems("Who signed the harbour treaty?")
     assert adds_nothing(word_stems("Harbour treaty signed"), asked)
