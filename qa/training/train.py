@@ -58,6 +58,9 @@ class TrainConfig:
     save_every: int = 200
     name: str = "qa-reader-minilm-l6"
     version: str = "2"
+    init: str | None = None  # start from this checkpoint folder instead of the base encoder
+    mined_articles: int = 0  # >0: train on groups with qa-mined negatives over this many SQuAD train articles (mine.py)
+    mined_negatives: int = 4  # negatives qa's own ranking adds to each mined group
 
 
 def _model(base_or_ckpt: Path):
@@ -141,6 +144,13 @@ def train(cfg: TrainConfig) -> Path:
         groups, validation = reader_data.build(
             Path(cfg.data_dir), cfg.squad_questions, cfg.seed, unanswerable_questions=cfg.unanswerable_questions
         )
+        if cfg.mined_articles:
+            from .mine import mine
+
+            # Stage two: qa's own candidates as negatives, plus TREC-QA so the news is not forgotten.
+            groups = mine(Path(cfg.data_dir), work, cfg.mined_articles, cfg.mined_negatives, cfg.seed)
+            groups += list(reader_data.trec_groups(Path(cfg.data_dir) / "trecqa"))
+            random.Random(cfg.seed).shuffle(groups)
         _write_jsonl(val_file, [g.to_json() for g in validation])
         _write_jsonl(groups_file, [g.to_json() for g in groups])  # last: its presence means both are whole
     groups = [reader_data.Group.from_json(r) for r in _read_jsonl(groups_file)]
@@ -153,7 +163,8 @@ def train(cfg: TrainConfig) -> Path:
     tokenizer = AutoTokenizer.from_pretrained(str(base))
     encoder = PairEncoder(Tokenizer.from_str(tokenizer.backend_tokenizer.to_str()), cfg.max_length, cfg.max_question)
     ckpt = work / "checkpoint"
-    model = _model(ckpt if (ckpt / "model.safetensors").exists() else base)
+    start = Path(cfg.init) if cfg.init else base
+    model = _model(ckpt if (ckpt / "model.safetensors").exists() else start)
     batches = _batches(groups, encoder, cfg)
     steps = min(len(batches), cfg.steps or len(batches))
     optimizer = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=0.01)
@@ -507,6 +518,16 @@ def main(argv: list[str] | None = None) -> None:
     )
     p.add_argument("--max-length", type=int, default=d.max_length, help="word pieces per pair (default: %(default)s)")
     p.add_argument("--lr", type=float, default=d.lr)
+    p.add_argument(
+        "--init", default=None, help="start from this checkpoint folder (a stage-one run's OUT/work/checkpoint)"
+    )
+    p.add_argument(
+        "--mined-articles",
+        type=int,
+        default=d.mined_articles,
+        help="stage two: negatives mined with qa's own retrieval over N SQuAD train articles (default: off)",
+    )
+    p.add_argument("--mined-negatives", type=int, default=d.mined_negatives)
     p.add_argument("--seed", type=int, default=d.seed)
     p.add_argument("--threads", type=int, default=d.threads)
     p.add_argument("--save-every", type=int, default=d.save_every)

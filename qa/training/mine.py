@@ -1,0 +1,102 @@
+"""Hard negatives found the way qa finds candidates at answer time.
+
+The first stage of training (data.py) takes its negatives from the question's own
+paragraph and article, ranked by shared words. At answer time the reader sees something
+else: qa's best `reader_candidates` sentences from many articles, ranked by qa's own
+signals (cosine, coverage, the passage's score). This module indexes SQuAD 1.1 train
+paragraphs as a qa corpus (each paragraph one article, as `qa eval` does with SQuAD
+dev), asks qa without a reader for each question's candidates, and adds the best ones
+that do not hold the answer to the question's group as negatives. For a SQuAD 2.0
+unanswerable question every candidate is a negative: exactly the sentences qa would
+otherwise quote.
+
+A candidate holding the answer text is never a negative (it may well answer, even in
+another paragraph); nor is a sentence already in the group.
+
+SQuAD 2.0 dev half A, the evaluation set, is never read here.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+from pathlib import Path
+
+from tqdm import tqdm
+
+from .data import UNANSWERABLE_FILE, Group, merge_unanswerable, squad_articles, squad_groups
+
+
+def write_corpus(articles: list[dict], chosen: list[int], corpus: Path) -> None:
+    """Each paragraph of the chosen articles as one file (title in a sidecar)."""
+    corpus.mkdir(parents=True, exist_ok=True)
+    for a in chosen:
+        article = articles[a]
+        title = article["title"].replace("_", " ")
+        for p, paragraph in enumerate(article["paragraphs"]):
+            path = corpus / f"{a:03d}-{p:03d}.txt"
+            if not path.exists():
+                path.write_text(paragraph["context"], encoding="utf-8")
+                path.with_suffix(".meta.json").write_text(json.dumps({"title": title}), encoding="utf-8")
+
+
+def mine(
+    data_dir: Path,
+    work: Path,
+    articles: int = 160,
+    per_question: int = 4,
+    seed: int = 0,
+) -> list[Group]:
+    """Groups for the chosen SQuAD 1.1 train articles (answerable and SQuAD 2.0 train
+    unanswerable questions), each with up to `per_question` negatives qa itself ranked
+    highest. Cached in `work/mined.jsonl`; the index in `work/mine-index` is reused."""
+    done = work / "mined.jsonl"
+    if done.exists():
+        with open(done, encoding="utf-8") as fh:
+            return [Group.from_json(json.loads(line)) for line in fh]
+    # Upward imports, on purpose: training is a shell over the whole pipeline, like `qa eval`.
+    from ..answering.answerer import Answerer
+    from ..config import Settings
+    from ..engine import QA
+    from ..indexing.indexer import Indexer
+    from ..search.retriever import Retriever
+
+    all_articles = squad_articles(Path(data_dir) / "squad1.1-train.json")
+    merge_unanswerable(all_articles, Path(data_dir) / UNANSWERABLE_FILE)
+    rng = random.Random(seed + 1)  # another stream than stage one's: its draws stay as they were
+    chosen = sorted(rng.sample(range(len(all_articles)), min(articles, len(all_articles))))
+    corpus, index = work / "mine-corpus", work / "mine-index"
+    write_corpus(all_articles, chosen, corpus)
+    settings = Settings(reader=None, llm=None, verify=False)
+    Indexer(settings.replace(corpus_dir=corpus, index_dir=index)).build(corpus, index)
+    qa = QA.load(index, settings=settings.replace(reader=None))
+    answerer = Answerer(qa.snapshot, qa.settings, reader=None)
+    retriever = Retriever(qa.snapshot, None, qa.settings)
+    groups = list(squad_groups([all_articles[a] for a in chosen], rng, "squad1.1-train-mined"))
+    for g in groups:
+        if not any(g.labels):
+            g.origin = "squad2-train-unanswerable-mined"
+    wanted = qa.settings.reader_candidates
+    batch = 64
+    for b in tqdm(range(0, len(groups), batch), desc="mining negatives", unit="batch", mininterval=10):
+        part = groups[b : b + batch]
+        vectors = qa.encoder.embed_queries([g.question for g in part])
+        for g, vec in zip(part, vectors, strict=True):
+            passages = retriever.search(g.question, qa.settings.k, query_vector=vec).passages
+            have = set(g.sentences)
+            added = 0
+            for c in answerer.score_sentences(g.question, vec, passages)[:wanted]:
+                if added == per_question:
+                    break
+                if c.text in have or (g.answer and g.answer in c.text):
+                    continue
+                g.sentences.append(c.text)
+                g.labels.append(0)
+                have.add(c.text)
+                added += 1
+    tmp = done.with_suffix(".tmp")
+    with open(tmp, "w", encoding="utf-8") as fh:
+        for g in groups:
+            fh.write(json.dumps(g.to_json(), ensure_ascii=False) + "\n")
+    tmp.rename(done)
+    return groups
