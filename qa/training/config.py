@@ -1,0 +1,29 @@
+"""The options of one training run (`qa reader train --help` sets each)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass
+class TrainConfig:
+    data_dir: str = "../shared/data"
+    out: str = "build/reader"
+    squad_questions: int | None = 36_000  # answerable SQuAD 1.1 questions, of 78,284 usable; None: all
+    unanswerable_questions: int | None = 20_000  # SQuAD 2.0 train unanswerable, of 32,286; None: all
+    groups: int | None = None  # cap on training groups (smoke runs)
+    steps: int | None = 3_000  # train on the first N batches (the schedule decays to 0 there); None: all
+    batch_groups: int = 16
+    lr: float = 6e-5
+    warmup: float = 0.05
+    max_length: int = 64
+    max_question: int = 24
+    span_weight: float = 0.5
+    seed: int = 0
+    threads: int = 2
+    save_every: int = 200
+    name: str = "qa-reader-minilm-l6"
+    version: str = "2"
+    init: str | None = None  # start from this checkpoint folder instead of the base encoder
+    mined_articles: int = 0  # >0: train on groups with qa-mined negatives over this many SQuAD train articles (mine.py)
+    mined_negatives: int = 4  # negatives qa's own ranking adds to each mined group
