@@ -1,4 +1,10 @@
-"""`QA`: the stages wired together. The CLI and the UI are thin shells over this."""
+"""`QA`: the stages wired together. The CLI and the UI are thin shells over this.
+
+About 400 lines, on purpose: `QA` is the one object users hold, and its two halves share
+its state (the open snapshot, the lazily loaded models): opening, following and switching
+index versions, and the question paths (`ask`, `stream`, `chat`, `search`) that run the
+stages in order. Everything a stage decides lives in that stage's package.
+"""
 
 from __future__ import annotations
 
@@ -13,9 +19,9 @@ from typing import Any, Protocol
 
 import numpy as np
 
-from .answering.answerer import Answerer, Selection
-from .answering.followup import carry_over, rewrite_with_model
-from .answering.presenting import compose, refusal_text, short_answer, verbatim, verified, with_caveat
+from .answering.answerer import Answerer
+from .answering.followup import carry_over, conversation_turns, rewrite_with_model
+from .answering.presenting import extractive_answer, surrounding, verified, with_caveat
 from .answering.reader import Reader, is_packaged, load_reader
 from .answering.verification import Verifier, calibrated_for, check_model, uncalibrated_warning
 from .config import Settings, built_with
@@ -25,7 +31,7 @@ from .embedding.onnx import OnnxEmbedder
 from .indexing.indexer import BuildReport, Indexer
 from .search.retriever import Retriever
 from .store import IndexError_, IndexIncompatible, IndexMissing, Snapshot, Store, open_store
-from .types import Answer, Citation, Passage
+from .types import Answer, Citation, InvalidQuestion, Passage
 
 log = logging.getLogger(__name__)
 
@@ -35,10 +41,6 @@ class QueryEncoder(Protocol):
     dim: int
 
     def embed_queries(self, texts: Sequence[str]) -> np.ndarray: ...
-
-
-class InvalidQuestion(ValueError):
-    pass
 
 
 class QA:
@@ -295,12 +297,19 @@ class QA:
         # don't answer is the likeliest to invent something, and asking it costs seconds.
         verdict = selection.verdict.to_dict() if selection.verdict is not None else None
         if not citations or not generative:
-            answer = self._extractive(snapshot, question, selection, citations, timings, t0)
+            answer = extractive_answer(
+                snapshot, question, selection, citations, timings, t0, self.settings.short_answer_threshold
+            )
             answer.standalone_question = rewritten
             answer.verdict = verdict
             yield answer
             return
-        for event in self._generate(snapshot, question, rewritten, passages, selection, citations, timings, t0):
+        from .answering.generation import written_answer  # loads LangChain: only for written answers
+
+        written = written_answer(
+            self.llm, self.settings, snapshot, question, rewritten, passages, selection, citations, timings, t0
+        )
+        for event in written:
             if isinstance(event, Answer):
                 event.verdict = verdict
                 if not event.refused:
@@ -315,26 +324,7 @@ class QA:
     def conversation(self, messages: Sequence[dict], mode: str | None = None) -> tuple[str, list[tuple[str, str]]]:
         """The question a conversation ends on and its earlier (question, answer) turns, as
         `ask` and `stream` take them; other roles (system, tool) are not questions."""
-        turns: list[tuple[str, str]] = []
-        pending: str | None = None
-        for m in messages:
-            role, content = m.get("role"), str(m.get("content") or "")
-            if role == "user":
-                if pending is not None:
-                    turns.append((pending, ""))
-                pending = content
-            elif role == "assistant" and pending is not None:
-                turns.append((pending, content))
-                pending = None
-        if pending is None:
-            raise InvalidQuestion("the conversation has no user question to answer")
-        if not self._generative(mode):
-            # The rule-based rewrite needs each earlier question to stand alone too.
-            standalone: list[str] = []
-            for q, _ in turns:
-                standalone.append(carry_over(q, standalone))
-            turns = [(q, a) for q, (_, a) in zip(standalone, turns, strict=True)]
-        return pending, turns
+        return conversation_turns(messages, rule_based=not self._generative(mode))
 
     def session(self, mode: str | None = None) -> ChatSession:
         """A conversation that remembers its questions, so follow-ups work."""
@@ -356,91 +346,12 @@ class QA:
             return self._clean(rewrite_with_model(question, history, self.llm))
         return self._clean(carry_over(question, [q for q, _ in history]))
 
-    def _extractive(
-        self,
-        snapshot: Snapshot,
-        question: str,
-        selection: Selection,
-        citations: list[Citation],
-        timings: dict,
-        t0: float,
-    ) -> Answer:
-        timings["total_ms"] = (time.perf_counter() - t0) * 1000
-        if not citations:
-            text = refusal_text(snapshot.counts["documents"])
-            return Answer(question, text, True, [], timings, selection.confidence)
-        answer = Answer(question, compose(citations), False, citations, timings, selection.confidence)
-        answer.span_guess = guess = short_answer(selection, citations[0])
-        if guess is not None and not selection.uncertain and guess.confidence >= self.settings.short_answer_threshold:
-            answer.short_answer = guess
-        return with_caveat(answer, selection.uncertain)
-
-    def _generate(
-        self,
-        snapshot: Snapshot,
-        question: str,
-        rewritten: str | None,
-        passages: list[Passage],
-        selection: Selection,
-        extractive: list[Citation],
-        timings: dict,
-        t0: float,
-    ) -> Iterator[str | Citation | Answer]:
-        from .answering.generation import GroundedGenerator, Prompted
-
-        shown = passages[: self.settings.llm_passages]
-        prompted = Prompted(shown, {p.doc_id: snapshot.document_text(p.doc_id) for p in shown})
-        generator = GroundedGenerator(self.llm)
-        t_start = time.perf_counter()
-        first_token = None
-        text = ""
-        for event in generator.stream(rewritten or question, prompted):
-            if isinstance(event, str):
-                text += event
-                first_token = first_token or time.perf_counter()
-            yield event
-        checked, said_unanswered = generator.finish(text, prompted)
-        t_end = time.perf_counter()
-        timings["first_token_ms"] = ((first_token or t_end) - t_start) * 1000
-        timings["generate_ms"] = (t_end - t_start) * 1000
-        timings["total_ms"] = (t_end - t0) * 1000
-        counts = checked.counts()
-        sound = bool(checked.citations) and all(verbatim(snapshot, c) for c in checked.citations)
-        if sound:
-            yield Answer(
-                question, checked.text, False, checked.citations, timings, selection.confidence,
-                rewritten, "generative", counts,
-            )  # fmt: skip
-        elif said_unanswered and self.settings.llm_may_refuse:
-            text = refusal_text(snapshot.counts["documents"])
-            yield Answer(question, text, True, [], timings, selection.confidence, rewritten, "generative", counts)
-        else:
-            # Nothing the model wrote could be checked (or it found no answer where qa's
-            # calibrated scores found one): show the sentences that answer instead.
-            counts["model_found_no_answer"] = int(said_unanswered)
-            yield Answer(
-                question, compose(extractive), False, extractive, timings, selection.confidence,
-                rewritten, "fallback", counts,
-            )  # fmt: skip
-
     def info(self) -> dict:
         return self._follow().describe()
 
     def context(self, source: str, start: int, end: int, sentences: int = 2) -> tuple[str, str, str]:
         """(before, quote, after): the quote with a few whole sentences either side."""
-        snap = self._follow()
-        found = snap.document_by_source(source)
-        if found is None:
-            raise ValueError(f"no article {source!r} in the index")
-        doc_id, _, text = found
-        if not 0 <= start <= end <= len(text):
-            raise ValueError(f"{start}:{end} is not a span of {source!r}, which has {len(text):,} characters")
-        rows = snap.sentences(doc_id, 0, 2**31 - 1)  # any store: the document's sentences, in order
-        hit = [r.idx for r in rows if r.start < end and r.end > start]
-        first, last = (min(hit), max(hit)) if hit else (0, 0)
-        around = [r for r in rows if first - sentences <= r.idx <= last + sentences]
-        lo, hi = min([start] + [r.start for r in around]), max([end] + [r.end for r in around])
-        return text[lo:start], text[start:end], text[end:hi]
+        return surrounding(self._follow(), source, start, end, sentences)
 
     def as_retriever(self, k: int | None = None):
         """This QA's hybrid search as a LangChain `BaseRetriever`."""

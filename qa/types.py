@@ -176,3 +176,7 @@ class Answer:
             out["mode"] = self.mode
             out["quotes"] = self.quotes or {}
         return out
+
+
+class InvalidQuestion(ValueError):
+    """A question qa will not look for: empty, too long, no words, or a conversation without one."""

@@ -17,6 +17,7 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 
+from ..types import InvalidQuestion
 from ..words import STOPWORDS, content_words
 
 _LEANS_ON_CONTEXT = re.compile(
@@ -72,3 +73,29 @@ def rewrite_with_model(question: str, turns: Sequence[tuple[str, str]], model) -
     if not reply or "\n" in reply or len(reply) > 3 * len(question) + 200:
         return carry_over(question, previous)
     return reply
+
+
+def conversation_turns(messages: Sequence[dict], rule_based: bool) -> tuple[str, list[tuple[str, str]]]:
+    """The question a conversation (`{"role", "content"}` dicts) ends on and its earlier
+    (question, answer) turns; other roles (system, tool) are not questions. `rule_based`:
+    earlier questions are made to stand alone too, as `carry_over` needs."""
+    turns: list[tuple[str, str]] = []
+    pending: str | None = None
+    for m in messages:
+        role, content = m.get("role"), str(m.get("content") or "")
+        if role == "user":
+            if pending is not None:
+                turns.append((pending, ""))
+            pending = content
+        elif role == "assistant" and pending is not None:
+            turns.append((pending, content))
+            pending = None
+    if pending is None:
+        raise InvalidQuestion("the conversation has no user question to answer")
+    if rule_based:
+        # The rule-based rewrite needs each earlier question to stand alone too.
+        standalone: list[str] = []
+        for q, _ in turns:
+            standalone.append(carry_over(q, standalone))
+        turns = [(q, a) for q, (_, a) in zip(standalone, turns, strict=True)]
+    return pending, turns

@@ -10,12 +10,17 @@ once they are found in the passages, and quotes that are found nowhere are cut.
 from __future__ import annotations
 
 import re
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 
 from langchain_core.messages import BaseMessage, HumanMessage, SystemMessage
 
-from ..types import Citation, Passage
+from ..config import Settings
+from ..store import Snapshot
+from ..types import Answer, Citation, Passage
+from .answerer import Selection
+from .presenting import compose, refusal_text, verbatim
 from .quotes import QUOTE_PATTERN, CheckedAnswer, check_quotes, citation_at, cited_numbers, find_quote
 
 SYSTEM_PROMPT = """You answer questions about a collection of articles, using ONLY the numbered passages the user gives you.
@@ -88,3 +93,53 @@ class GroundedGenerator:
         """The checked answer, and whether the model said the passages don't answer."""
         checked = check_quotes(text, prompted.passages, prompted.documents)
         return checked, bool(_SAYS_UNANSWERED.search(text))
+
+
+def written_answer(
+    llm,
+    settings: Settings,
+    snapshot: Snapshot,
+    question: str,
+    rewritten: str | None,
+    passages: list[Passage],
+    selection: Selection,
+    extractive: list[Citation],
+    timings: dict,
+    t0: float,
+) -> Iterator[str | Citation | Answer]:
+    """A written answer, streamed: the model's text as it comes, each verified quote, then the
+    `Answer` (written, refused by the model, or qa's own quotes when nothing it wrote checks out)."""
+    shown = passages[: settings.llm_passages]
+    prompted = Prompted(shown, {p.doc_id: snapshot.document_text(p.doc_id) for p in shown})
+    generator = GroundedGenerator(llm)
+    t_start = time.perf_counter()
+    first_token = None
+    text = ""
+    for event in generator.stream(rewritten or question, prompted):
+        if isinstance(event, str):
+            text += event
+            first_token = first_token or time.perf_counter()
+        yield event
+    checked, said_unanswered = generator.finish(text, prompted)
+    t_end = time.perf_counter()
+    timings["first_token_ms"] = ((first_token or t_end) - t_start) * 1000
+    timings["generate_ms"] = (t_end - t_start) * 1000
+    timings["total_ms"] = (t_end - t0) * 1000
+    counts = checked.counts()
+    sound = bool(checked.citations) and all(verbatim(snapshot, c) for c in checked.citations)
+    if sound:
+        yield Answer(
+            question, checked.text, False, checked.citations, timings, selection.confidence,
+            rewritten, "generative", counts,
+        )  # fmt: skip
+    elif said_unanswered and settings.llm_may_refuse:
+        text = refusal_text(snapshot.counts["documents"])
+        yield Answer(question, text, True, [], timings, selection.confidence, rewritten, "generative", counts)
+    else:
+        # Nothing the model wrote could be checked (or it found no answer where qa's
+        # calibrated scores found one): show the sentences that answer instead.
+        counts["model_found_no_answer"] = int(said_unanswered)
+        yield Answer(
+            question, compose(extractive), False, extractive, timings, selection.confidence,
+            rewritten, "fallback", counts,
+        )  # fmt: skip

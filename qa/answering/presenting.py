@@ -3,6 +3,7 @@ last check that every quote is the article's own text before anything is shown."
 
 from __future__ import annotations
 
+import time
 from typing import TYPE_CHECKING
 
 from ..store import Snapshot
@@ -102,3 +103,42 @@ def as_plain_text(answer: Answer) -> str:
     if answer.quotes and answer.quotes.get("removed"):
         lines.append(f"({answer.quotes['removed']} quote(s) removed: not found in the articles)")
     return "\n".join(lines)
+
+
+def extractive_answer(
+    snapshot: Snapshot,
+    question: str,
+    selection: Selection,
+    citations: list[Citation],
+    timings: dict,
+    t0: float,
+    short_threshold: float,
+) -> Answer:
+    """The answer quoting `citations` (or the refusal when there are none), with the short
+    answer when it stands inside the first quote and is sure enough, and the caveat."""
+    timings["total_ms"] = (time.perf_counter() - t0) * 1000
+    if not citations:
+        text = refusal_text(snapshot.counts["documents"])
+        return Answer(question, text, True, [], timings, selection.confidence)
+    answer = Answer(question, compose(citations), False, citations, timings, selection.confidence)
+    answer.span_guess = guess = short_answer(selection, citations[0])
+    if guess is not None and not selection.uncertain and guess.confidence >= short_threshold:
+        answer.short_answer = guess
+    return with_caveat(answer, selection.uncertain)
+
+
+def surrounding(snap: Snapshot, source: str, start: int, end: int, sentences: int = 2) -> tuple[str, str, str]:
+    """(before, quote, after): the span `start:end` of `source` with `sentences` whole
+    sentences either side, for showing a quote in its context."""
+    found = snap.document_by_source(source)
+    if found is None:
+        raise ValueError(f"no article {source!r} in the index")
+    doc_id, _, text = found
+    if not 0 <= start <= end <= len(text):
+        raise ValueError(f"{start}:{end} is not a span of {source!r}, which has {len(text):,} characters")
+    rows = snap.sentences(doc_id, 0, 2**31 - 1)  # any store: the document's sentences, in order
+    hit = [r.idx for r in rows if r.start < end and r.end > start]
+    first, last = (min(hit), max(hit)) if hit else (0, 0)
+    around = [r for r in rows if first - sentences <= r.idx <= last + sentences]
+    lo, hi = min([start] + [r.start for r in around]), max([end] + [r.end for r in around])
+    return text[lo:start], text[start:end], text[end:hi]
