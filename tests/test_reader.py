@@ -194,7 +194,7 @@ def test_the_short_answer_is_the_articles_own_words_inside_the_first_quote(seed_
     assert short.confidence >= seed_qa.settings.short_answer_threshold
     assert answer.to_dict()["short_answer"] == short.to_dict()
     from qa.answering.presenting import as_plain_text
-    from qa.ui.app import quote_markdown
+    from qa.ui.render import quote_markdown
 
     assert as_plain_text(answer).startswith("Answer: Mar. 25\n")
     assert "**Mar\\. 25**" in quote_markdown(first, short)  # bold inside the quote in the chat

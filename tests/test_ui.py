@@ -149,7 +149,7 @@ def test_file_copied_into_the_folder_becomes_answerable(client, server, tmp_path
 
 
 def test_html_in_articles_is_shown_as_text(client, server):
-    from qa.ui.app import as_text, render_sources
+    from qa.ui.render import as_text, render_sources
 
     (server["corpus"] / "scripted.html").write_text(SCRIPTED, encoding="utf-8")
     server["app"].update_index()
