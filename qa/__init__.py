@@ -11,6 +11,7 @@ from pathlib import Path
 
 from . import config as _config  # noqa: F401  (sets the offline environment first)
 from .config import Settings
+from .config import __version__ as __version__
 from .engine import QA, InvalidQuestion
 from .indexing.indexer import BuildReport
 from .types import Answer, Citation, Document, Passage
@@ -27,7 +28,6 @@ __all__ = [
     "ask",
     "build_index",
 ]
-__version__ = "0.1.0"
 
 _loaded: dict[str, QA] = {}
 

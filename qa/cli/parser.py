@@ -218,6 +218,6 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def _version() -> str:
-    from .. import __version__
+    from ..config import __version__
 
     return __version__

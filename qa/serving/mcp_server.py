@@ -85,7 +85,7 @@ def build_server(qa):
     from mcp.server.mcpserver import MCPServer
     from mcp.server.mcpserver.exceptions import ToolError
 
-    from .. import __version__
+    from ..config import __version__
 
     server = MCPServer("qa", instructions=INSTRUCTIONS, version=__version__)
 

@@ -13,38 +13,16 @@ for a reader with a span head, the short answer inside each), two implementation
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from pathlib import Path
-from typing import Protocol
 
-import numpy as np
-
+from .base import DEFAULT_READER, Reader, ReaderNotFound
 from .onnx_reader import INFO_FILE, OnnxReader
 from .pairs import Reading, Span
 
 __all__ = ["DEFAULT_READER", "OnnxReader", "Reader", "ReaderNotFound", "Reading", "Span", "is_packaged", "load_reader"]
 
-DEFAULT_READER = "qa-reader-minilm-l6-v2"
-"""The reader that ships with qa (package data, qa/reader/models/)."""
 PACKAGED = Path(__file__).parent / "models"
 OFF = ("", "none", "off")
-
-
-class Reader(Protocol):
-    name: str
-
-    def read(self, question: str, sentences: Sequence[str]) -> Reading:
-        """One logit per sentence (above 0: it more likely answers than not), with the short
-        answer's span in each sentence where the reader has a span head."""
-        ...
-
-    def score(self, question: str, sentences: Sequence[str]) -> np.ndarray:
-        """The logits alone."""
-        ...
-
-
-class ReaderNotFound(ValueError):
-    pass
 
 
 def load_reader(spec: str | None) -> Reader | None:

@@ -19,14 +19,14 @@ class CrossEncoderReader:
                 str(Path(spec).expanduser()) if Path(spec).expanduser().is_dir() else spec, device="cpu"
             )
         except Exception as exc:  # a hub name offline, a folder that is not a model
-            from . import DEFAULT_READER, ReaderNotFound
+            from .base import DEFAULT_READER, ReaderNotFound
 
             raise ReaderNotFound(
                 f"reader {spec!r} cannot be loaded ({exc}). qa runs offline: give {DEFAULT_READER!r} (shipped), "
                 "'none', a folder written by `qa reader train`, or a sentence-transformers CrossEncoder folder"
             ) from exc
         if self.model.num_labels != 1:
-            from . import ReaderNotFound
+            from .base import ReaderNotFound
 
             raise ReaderNotFound(f"reader {spec!r} has {self.model.num_labels} outputs; qa needs a one-score model")
         self.name = Path(spec).name

@@ -7,7 +7,7 @@ from collections.abc import Callable, Iterator, Sequence
 
 from ...config import Settings
 from ...ingestion.loading import load_file
-from . import Job, Prepared, chunker_for, embed, split
+from .base import Job, Prepared, chunker_for, embed, split
 
 EMBED_GROUP_CHUNKS = 4096
 """Chunks embedded (and handed to the writer) per group: bounds memory on very large corpora."""

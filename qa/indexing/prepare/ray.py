@@ -25,7 +25,7 @@ from ...config import Settings
 from ...ingestion.files import CorpusFile, Skipped
 from ...ingestion.loading import Loaded, load_file
 from ...types import Document
-from . import Job, Prepared, chunker_for, embed, split
+from .base import Job, Prepared, chunker_for, embed, split
 
 FILES_PER_BATCH = 8
 """Files an actor prepares at once (~300 chunks of news articles: a few model batches)."""
