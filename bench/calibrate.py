@@ -19,10 +19,10 @@ there is a reader), then
    flags (shown, but with "the articles may not answer this directly") are wrong, and
 4. the citation margin that cites as many sentences on average as qa did without a
    reader (so answers stay as long), printing what each margin gives.
-The chosen numbers go into qa/answering.py (`PLAIN` or `WITH_READER`) by hand.
+The chosen numbers go into qa/answering/scoring.py (`PLAIN` or `WITH_READER`) by hand.
 
 SQuAD questions: the last two Wikipedia articles of SQuAD 2.0 dev half B, which the
-reader was not trained on (qa/reader/data.py). Never half A: that is the evaluation set.
+reader was not trained on (qa/training/data.py). Never half A: that is the evaluation set.
 Own development questions: tests/data/questions/*.json, the first held-out round
 (bench/questions/{seed,bbc}_heldout.json) and bench/questions/bbc_dev.json. Never
 the later held-out rounds (*_heldout2.json, *_heldout3.json): those stay unseen.

@@ -10,7 +10,7 @@ answer carries the span head's pick in its first quote with its confidence; the 
 shows, per threshold, how many answers would show a short answer and how good those are
 (SQuAD exact match and token F1). The rule: the lowest threshold at which the short
 answers shown score F1 >= 0.80, so a bold answer is right far more often than not.
-Run it after the answerer's weights for the reader are in qa/answering.py.
+Run it after the answerer's weights for the reader are in qa/answering/scoring.py.
 """
 
 from __future__ import annotations

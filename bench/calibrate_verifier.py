@@ -4,11 +4,11 @@
 
 For each question (a SQuAD sample and our own development questions, the same sets as
 bench/calibrate.py, never the second held-out round) qa scores the sentences as usual,
-then the model is asked which of the best ones answers (qa/verification.py). A logistic
+then the model is asked which of the best ones answers (qa/answering/verification.py). A logistic
 model over logit(qa's probability), logit(P(none)) and logit(P(sentence 1)) predicts
 whether the best sentence answers; the thresholds follow bench/calibrate.py's rules.
 Verdicts are cached in --work (a few seconds each), so a refit is instant.
-The chosen numbers go into qa/verification.py and qa/config.py by hand.
+The chosen numbers go into qa/answering/verification.py and qa/config.py by hand.
 """
 
 from __future__ import annotations

@@ -138,7 +138,7 @@ class Settings:
     verify: bool = False
     """Experimental: have the language model check every answer, in both modes: it points at the one
     of qa's best sentences that answers, or at none, and its verdict joins qa's calibrated
-    probability (qa/verification.py). About 4 s per question on 2 cores; it helped on SQuAD and
+    probability (qa/answering/verification.py). About 4 s per question on 2 cores; it helped on SQuAD and
     changed little on our fresh news questions (docs/evaluation.md)."""
     verify_sentences: int = 6
     """qa's best sentences shown to the model (each costs ~35 prompt tokens)."""

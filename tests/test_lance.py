@@ -1,4 +1,4 @@
-"""The LanceDB store (qa/store/lance.py), with the real LanceDB engine in a temp folder:
+"""The LanceDB store (qa/store/lance/), with the real LanceDB engine in a temp folder:
 the same answers as the default store, updates, snapshots, crash recovery, clear errors."""
 
 from __future__ import annotations

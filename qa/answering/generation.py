@@ -1,5 +1,5 @@
 """Generative answers: a language model writes the answer from numbered passages,
-and every quote it writes is checked before the reader sees it (`qa.quotes`).
+and every quote it writes is checked before the reader sees it (quotes.py).
 
 The model is told to answer only from the passages, to put each claim's support
 in a direct quote followed by the passage number, and to say when the passages

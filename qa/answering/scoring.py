@@ -11,7 +11,7 @@ Each sentence of the retrieved passages is scored on these signals:
 - `passage`: the dense similarity of the passage it sits in;
 - `fits`: 1 when the sentence holds the kind of thing the question asks for
   (a date for "when", a number for "how many"), else 0;
-- `reader`: the reader's probability that the sentence answers (qa/reader/), for
+- `reader`: the reader's probability that the sentence answers (reader/), for
   the best `reader_candidates` sentences by the signals above.
 A linear score ranks sentences; a logistic model over the best sentence's
 signals gives the probability that it answers at all, calibrated on SQuAD 2.0
@@ -132,7 +132,7 @@ def adds_nothing(said: set[str], asked: set[str]) -> bool:
 
 
 def word_stems(text: str) -> set[str]:
-    """The stems of `text`'s words, each written one way (see `lexical.normalise`)."""
+    """The stems of `text`'s words, each written one way (see `words.normalise`)."""
     return set(stems([normalise(w) for w in words(text)]))
 
 

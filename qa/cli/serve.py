@@ -1,5 +1,5 @@
 """`qa serve` and `qa hash-password`: index if needed, check the credentials, open the chat and
-the JSON API on one port (the argument parsing lives in qa/cli.py)."""
+the JSON API on one port (the argument parsing lives in parser.py)."""
 
 from __future__ import annotations
 

@@ -4,7 +4,7 @@ Every answer is exactly what `qa ask --json` prints. Errors are JSON, `{"error":
 a proper status: 400 a bad question or body, 401 no or wrong credentials, 403 a change to a
 read-only server, 404 no such article, 409 an article already there, 413 too large, 429 too
 many failed logins, 503 the index cannot be used (or, before the chat starts, is being built
-for the first time: ui/server.py answers then). Like the chat, the API is thin over `QA`: no answering logic here.
+for the first time: server.py answers then). Like the chat, the API is thin over `QA`: no answering logic here.
 """
 
 from __future__ import annotations

@@ -325,8 +325,8 @@ def launch(
     chat: ChatApp | None = None,
     credentials=None,
 ):
-    """Serve the chat, and with `chat` the JSON API beside it on the same server (ui/server.py);
-    with `credentials`, both need them (ui/auth.py)."""
+    """Serve the chat, and with `chat` the JSON API beside it on the same server (qa/serving/server.py);
+    with `credentials`, both need them (qa/serving/auth.py)."""
     from ..serving.server import server_app
 
     demo.queue(default_concurrency_limit=8)

@@ -1,6 +1,6 @@
 """The reader: a model that reads a question and a sentence and scores whether the
 sentence answers it. The answerer asks it about its best candidate sentences; its score
-joins qa's own signals in choosing quotes and in refusing (qa/answering.py).
+joins qa's own signals in choosing quotes and in refusing (qa/answering/answerer.py, scoring.py).
 
 One interface, `Reader.read(question, sentences) -> Reading` (a logit per sentence and,
 for a reader with a span head, the short answer inside each), two implementations:
