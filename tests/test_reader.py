@@ -205,3 +205,33 @@ def test_the_short_answer_is_the_articles_own_words_inside_the_first_quote(seed_
     assert strict.ask("When did Russia announce the deployment on the Kuril Islands?").short_answer is None
     refused = seed_qa.ask("Who won the 2018 World Cup?")
     assert refused.refused and refused.short_answer is None and "short_answer" not in refused.to_dict()
+
+
+@pytest.mark.slow
+def test_mined_negatives_are_what_qa_ranks_and_never_hold_the_answer(tmp_path):
+    """Stage two's data: each question's group gains the candidates qa itself ranks highest
+    (from other paragraphs too), never one holding the answer, and the result is cached."""
+    from qa.training.data import UNANSWERABLE_FILE, merge_unanswerable, squad_articles
+    from qa.training.mine import mine
+
+    data = DATA / "reader"
+    groups = mine(data, tmp_path, articles=3, per_question=2)
+    articles = squad_articles(data / "squad1.1-train.json")
+    merge_unanswerable(articles, data / UNANSWERABLE_FILE)
+    paragraph_of = {}
+    for a in articles:
+        for p in a["paragraphs"]:
+            for q in p["qas"]:
+                paragraph_of[q["question"].strip()] = p["context"]
+    assert groups and {g.origin for g in groups} == {"squad1.1-train-mined", "squad2-train-unanswerable-mined"}
+    from_elsewhere = 0
+    for g in groups:
+        assert len(g.sentences) == len(g.labels) == len(set(g.sentences))
+        assert sum(g.labels) <= 1 and (g.labels[0] == 1) == any(g.labels)
+        mined = g.sentences[len(g.sentences) - min(2, len(g.sentences) - 1) :]
+        if g.answer:
+            assert not any(g.answer in s for s in g.sentences[1:])
+        from_elsewhere += sum(s not in paragraph_of[g.question] for s in mined)
+    assert from_elsewhere > 0  # qa's candidates come from other articles too, not only the question's paragraph
+    assert (tmp_path / "mined.jsonl").exists()
+    assert [g.to_json() for g in mine(data, tmp_path, articles=3, per_question=2)] == [g.to_json() for g in groups]
