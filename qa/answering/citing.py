@@ -21,13 +21,14 @@ _DANGLING_START = re.compile(
     r"however|also|yet|thus|therefore|meanwhile|instead|still)\b",
     re.I,
 )
-
-
 _WORD_IN_TEXT = re.compile(r"\w+", re.UNICODE)
 _NON_WORD = re.compile(r"\W+", re.UNICODE)
 
 
 class Quoter:
+    """Quotes for one question's ranked sentences, cut from `snapshot`'s documents;
+    `probability` is the calibrated P(answers) each citation reports as its score."""
+
     def __init__(
         self,
         snapshot: Snapshot,
