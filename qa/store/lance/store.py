@@ -31,25 +31,11 @@ class LanceStore(Store):
     def __init__(self, location: str | Path):
         self.location = str(location)
         self.database = LanceDatabase(self.location)
-        self._local = self.database.local
-
-    @property
-    def db(self):
-        return self.database.db
-
-    def _table(self, name: str):
-        return self.database.table(name)
-
-    def _has(self, name: str) -> bool:
-        return self.database.has(name)
 
     def exists(self) -> bool:
-        if self._local and not (Path(self.location) / MARKER).exists():
+        if self.database.local and not (Path(self.location) / MARKER).exists():
             return False
-        return bool(self._rows())
-
-    def _rows(self) -> list[dict]:
-        return self.database.rows()
+        return bool(self.database.rows())
 
     def current_version(self) -> str | None:
         return self.database.current_version()
@@ -58,7 +44,7 @@ class LanceStore(Store):
         return IndexMissing(f"no index in {self.location}: run `qa index --store lance --index {self.location}`")
 
     def read_manifest(self, version: str | None = None) -> dict:
-        rows = self._rows()
+        rows = self.database.rows()
         if not rows:
             raise self.missing()
         for row in reversed(rows):
@@ -88,7 +74,7 @@ class LanceStore(Store):
     def lock(self, timeout: float = 0) -> Iterator[None]:
         """A lock file in a local folder; on object storage there is none to take, and the
         publication refuses a version whose base is no longer current instead."""
-        if not self._local:
+        if not self.database.local:
             yield
             return
         with folder_lock(Path(self.location) / ".lock", self.location, timeout):
@@ -97,7 +83,7 @@ class LanceStore(Store):
     def tidy(self) -> None:
         """Roll each table back to the published version: a killed writer's rows go. (Versions
         no kept qa version needs are dropped by the next writer's commit.)"""
-        rows = self._rows()
+        rows = self.database.rows()
         if not rows:
             return
         try:
@@ -105,13 +91,13 @@ class LanceStore(Store):
         except ValueError:
             return  # a damaged index: the next build rebuilds it
         for name in TABLES:
-            table = self._table(name)
+            table = self.database.table(name)
             if table.version != live["tables"][name]:
                 table.checkout(live["tables"][name])
                 table.restore()
 
     def begin(self, settings: Settings, base: LanceSnapshot | None, compact: bool = False) -> LanceWriter:
-        rows = self._rows()
+        rows = self.database.rows()
         previous = json.loads(rows[-1]["manifest"]) if rows else None
         if base is not None and (previous is None or base.version != previous["version"]):
             raise IndexError_(f"{self.location}: version {base.version} is no longer the current one")
@@ -123,15 +109,15 @@ class LanceStore(Store):
     def publish(self, manifest: dict) -> str:
         import pyarrow as pa
 
-        current = self._rows()
+        current = self.database.rows()
         latest = json.loads(current[-1]["manifest"])["number"] if current else 0
         if latest >= manifest["number"]:
             raise IndexLocked(f"another writer published version {latest} of {self.location} meanwhile; run again")
         row = pa.table({"number": [manifest["number"]], "manifest": [json.dumps(manifest)]})
-        if not self._has("versions"):
-            self.db.create_table("qa_versions", data=row)
+        if not self.database.has("versions"):
+            self.database.db.create_table("qa_versions", data=row)
             return manifest["version"]
-        versions = self._table("versions")
+        versions = self.database.table("versions")
         versions.add(row)
         old = [r["number"] for r in current[:-1]]  # with the new one, the current becomes the previous
         if old:
