@@ -12,6 +12,7 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from ..ingestion.files import SIDECAR_SUFFIX
 from .metrics import answer_f1, exact_match
 
 
@@ -26,6 +27,15 @@ class LabelledQuestion:
     qid: str = ""
     short: list[str] = field(default_factory=list)
     """Gold short answers: SQuAD's answer texts, or an own set's `answer` field."""
+
+
+def write_paragraph(corpus_dir: Path, source: str, text: str, title: str) -> None:
+    """One SQuAD paragraph as an article of a qa corpus, its article's title in the sidecar;
+    left as it is when already written (the indexes built over it stay up to date)."""
+    path = corpus_dir / source
+    if not path.exists():
+        path.write_text(text, encoding="utf-8")
+        path.with_name(path.stem + SIDECAR_SUFFIX).write_text(json.dumps({"title": title}), encoding="utf-8")
 
 
 def squad_to_corpus(
@@ -47,10 +57,7 @@ def squad_to_corpus(
                 return questions
             count += 1
             source = f"{a:02d}-{p:03d}.txt"
-            path = corpus_dir / source
-            if not path.exists():
-                path.write_text(paragraph["context"], encoding="utf-8")
-                (corpus_dir / f"{a:02d}-{p:03d}.meta.json").write_text(json.dumps({"title": title}), encoding="utf-8")
+            write_paragraph(corpus_dir, source, paragraph["context"], title)
             for qa in paragraph["qas"]:
                 impossible = qa.get("is_impossible", False)
                 questions.append(

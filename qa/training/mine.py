@@ -24,20 +24,18 @@ from pathlib import Path
 
 from tqdm import tqdm
 
+from ..evaluation.runner import write_paragraph
 from .data import UNANSWERABLE_FILE, Group, merge_unanswerable, squad_articles, squad_groups
 
 
 def write_corpus(articles: list[dict], chosen: list[int], corpus: Path) -> None:
-    """Each paragraph of the chosen articles as one file (title in a sidecar)."""
+    """Each paragraph of the chosen articles as one file, as `qa eval` writes SQuAD dev."""
     corpus.mkdir(parents=True, exist_ok=True)
     for a in chosen:
         article = articles[a]
         title = article["title"].replace("_", " ")
         for p, paragraph in enumerate(article["paragraphs"]):
-            path = corpus / f"{a:03d}-{p:03d}.txt"
-            if not path.exists():
-                path.write_text(paragraph["context"], encoding="utf-8")
-                path.with_suffix(".meta.json").write_text(json.dumps({"title": title}), encoding="utf-8")
+            write_paragraph(corpus, f"{a:03d}-{p:03d}.txt", paragraph["context"], title)
 
 
 def mine(
@@ -69,7 +67,7 @@ def mine(
     write_corpus(all_articles, chosen, corpus)
     settings = Settings(reader=None, llm=None, verify=False)
     Indexer(settings.replace(corpus_dir=corpus, index_dir=index)).build(corpus, index)
-    qa = QA.load(index, settings=settings.replace(reader=None))
+    qa = QA.load(index, settings=settings)
     answerer = Answerer(qa.snapshot, qa.settings, reader=None)
     retriever = Retriever(qa.snapshot, None, qa.settings)
     groups = list(squad_groups([all_articles[a] for a in chosen], rng, "squad1.1-train-mined"))
