@@ -89,7 +89,7 @@ class Answerer:
 
     def score_sentences(self, question: str, query_vector: np.ndarray, passages: list[Passage]) -> list[ScoredSentence]:
         needs = answer_kind(question)
-        weights = self._idf_weights(question)
+        weights = idf_weights(self.snapshot, question)
 
         seen: dict[tuple[int, int], ScoredSentence] = {}
         leads: dict[int, set[str]] = {}
@@ -156,9 +156,6 @@ class Answerer:
         """Words of the document's title and first two sentences: the subject every sentence shares."""
         lead = " ".join([title, *(s.text for s in self.snapshot.sentences(doc_id, 0, 1))])
         return word_stems(lead)
-
-    def _idf_weights(self, question: str) -> dict[str, float]:
-        return idf_weights(self.snapshot, question)
 
     def _cite(self, sentences: list[ScoredSentence], question: str = "") -> list[Citation]:
         return Quoter(self.snapshot, self.settings, self.margin, self.scoring.probability).cite(sentences, question)
