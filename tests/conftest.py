@@ -130,3 +130,21 @@ def start_chat(
         port = s.getsockname()[1]
     launch(demo, port=port, block=False, chat=app, credentials=credentials)
     return {"url": f"http://127.0.0.1:{port}/", "demo": demo, "app": app, "corpus": corpus, "qa": qa}
+
+
+def guarded_chat(tmp_path_factory, name: str, token: str, settings, embedder):
+    """For a module fixture (`yield from`): `start_chat` in a fresh folder, behind `token`,
+    without the watcher; closed when the module's tests are done."""
+    from qa.serving.auth import Credentials
+
+    chat = start_chat(
+        tmp_path_factory.mktemp(name),
+        settings,
+        embedder,
+        watch=False,
+        credentials=Credentials.from_options(token, None),
+    )
+    try:
+        yield chat
+    finally:
+        chat["demo"].close()

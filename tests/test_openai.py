@@ -7,10 +7,8 @@ from __future__ import annotations
 import httpx
 import openai
 import pytest
-from conftest import SEED_SOURCE, start_chat
+from conftest import SEED_SOURCE, guarded_chat, start_chat
 from langchain_core.language_models.fake_chat_models import FakeListChatModel
-
-from qa.serving.auth import Credentials
 
 pytestmark = pytest.mark.slow
 
@@ -20,15 +18,7 @@ QUESTION = "What did Russia announce on Mar. 25?"
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory, settings, embedder):
-    chat = start_chat(
-        tmp_path_factory.mktemp("openai"),
-        settings,
-        embedder,
-        watch=False,
-        credentials=Credentials.from_options(TOKEN, None),
-    )
-    yield chat
-    chat["demo"].close()
+    yield from guarded_chat(tmp_path_factory, "openai", TOKEN, settings, embedder)
 
 
 @pytest.fixture(scope="module")

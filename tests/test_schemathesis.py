@@ -13,9 +13,7 @@ from pathlib import Path
 
 import httpx
 import pytest
-from conftest import SEED_SOURCE, start_chat
-
-from qa.serving.auth import Credentials
+from conftest import SEED_SOURCE, guarded_chat
 
 pytestmark = pytest.mark.slow
 
@@ -25,15 +23,7 @@ AUTH = {"Authorization": f"Bearer {TOKEN}"}
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory, settings, embedder):
-    chat = start_chat(
-        tmp_path_factory.mktemp("schemathesis"),
-        settings,
-        embedder,
-        watch=False,
-        credentials=Credentials.from_options(TOKEN, None),
-    )
-    yield chat
-    chat["demo"].close()
+    yield from guarded_chat(tmp_path_factory, "schemathesis", TOKEN, settings, embedder)
 
 
 def test_the_schema_describes_qa_routes_only(server):
