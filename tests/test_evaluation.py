@@ -6,7 +6,16 @@ from langchain_core.messages import AIMessage
 from langchain_core.outputs import ChatGeneration, ChatResult
 
 from qa import QA
-from qa.evaluation.runner import format_table, metrics, own_questions, run, squad_to_corpus
+from qa.evaluation.runner import (
+    LabelledQuestion,
+    Outcome,
+    format_table,
+    metrics,
+    own_questions,
+    run,
+    squad_to_corpus,
+    twin_sources,
+)
 from qa.indexing.indexer import Indexer
 
 
@@ -28,6 +37,26 @@ def test_squad_slice_end_to_end(tmp_path, settings, embedder):
             assert (corpus / source).read_text(encoding="utf-8")[start:end] == quote
     table = format_table([{"suite": "slice", **m}])
     assert "hit@1" in table and "slice" in table
+
+
+def test_an_identical_copy_of_the_source_counts_as_retrieving_it(tmp_path):
+    # The BBC set holds duplicate files: finding the copy finds the article.
+    news = tmp_path / "news" / "bbc" / "tech"
+    news.mkdir(parents=True)
+    (news / "001.txt").write_text("Chips get faster.\n\nIntel said so.", encoding="utf-8")
+    (news / "002.txt").write_text("Chips get  faster.\nIntel said so.\n", encoding="utf-8")  # whitespace only
+    (news / "003.txt").write_text("Chips get slower.", encoding="utf-8")
+    twins = twin_sources(tmp_path / "news", {"tech/001.txt", "tech/003.txt"}, "bbc/")
+    assert twins == {"tech/001.txt": frozenset({"tech/002.txt"}), "tech/003.txt": frozenset()}
+
+    q = LabelledQuestion("Who said chips get faster?", True, "tech/001.txt", ["Intel said so."])
+
+    def outcome(retrieved):
+        return Outcome(q, retrieved, False, [], 0.5, 1.0, twins=twins["tech/001.txt"])
+
+    assert metrics([outcome(["tech/003.txt", "tech/002.txt"])])["retrieval_hit@3"] == 1.0
+    assert metrics([outcome(["tech/002.txt"])])["retrieval_hit@1"] == 1.0
+    assert metrics([outcome(["tech/003.txt", "tech/004.txt"])])["retrieval_hit@5"] == 0.0
 
 
 def test_own_question_files_are_well_formed():
