@@ -8,7 +8,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .pairs import PairEncoder, Reading, best_span
+from .pairs import PairEncoder, Reading, best_span, pad
 
 MODEL_FILE = "model.onnx"
 TOKENIZER_FILE = "tokenizer.json"
@@ -48,11 +48,11 @@ class OnnxReader:
         spans: list = [None] * n
         if not n:
             return Reading(logits, spans)
-        lengths = self.encoder.lengths(question, sentences)
-        order = sorted(range(n), key=lambda i: lengths[i])
+        pieces = self.encoder.pieces(question, sentences)
+        order = sorted(range(n), key=lambda i: len(pieces[i].ids))
         for b in range(0, n, BATCH):
             rows = order[b : b + BATCH]
-            pairs = self.encoder.encode(question, [sentences[i] for i in rows])
+            pairs = pad([pieces[i] for i in rows], self.encoder.pad)
             out = self.session.run(None, pairs.feed(self._inputs))
             logits[rows] = np.asarray(out[0], dtype=np.float32).reshape(-1)
             if self.has_spans:

@@ -65,41 +65,55 @@ class PairEncoder:
         self._common = {i for w in _COMMON if (i := tokenizer.token_to_id(w)) is not None}
 
     def encode(self, question: str, sentences: Sequence[str]) -> Pairs:
+        """The pairs of `question` with each of `sentences`, padded into one batch."""
+        return pad(self.pieces(question, sentences), self.pad)
+
+    def pieces(self, question: str, sentences: Sequence[str]) -> list[Piece]:
+        """Each pair's word pieces, unpadded: the reader sorts them by length and pads each
+        batch apart, from one tokenisation of each sentence."""
         full_q = self.tok.encode(question, add_special_tokens=False).ids
         q = full_q[: self.max_question]
         asked = {i for i in q if i not in self._common}
         room = max(8, self.max_length - len(q) - 3)
-        rows, types, firsts, offsets = [], [], [], []
+        out = []
         for enc in self.tok.encode_batch(list(sentences), add_special_tokens=False):
             ids, offs = enc.ids, enc.offsets
             if self.windowed:
                 q_here, w, take = q, window(ids, asked, room), room
             else:
                 q_here, w, take = _longest_first(full_q, len(ids), self.max_length - 3)
-            rows.append([self.cls, *q_here, self.sep, *ids[w : w + take], self.sep])
-            types.append([0] * (len(q_here) + 2) + [1] * (len(rows[-1]) - len(q_here) - 2))
-            firsts.append(len(q_here) + 2)
-            offsets.append([tuple(o) for o in offs[w : w + take]])
-        width = max((len(r) for r in rows), default=0)
-        n = len(rows)
-        ids_arr = np.full((n, width), self.pad, dtype=np.int64)
-        mask = np.zeros((n, width), dtype=np.int64)
-        type_arr = np.zeros((n, width), dtype=np.int64)
-        for i, (r, t) in enumerate(zip(rows, types, strict=True)):
-            ids_arr[i, : len(r)] = r
-            mask[i, : len(r)] = 1
-            type_arr[i, : len(t)] = t
-        return Pairs(ids_arr, mask, type_arr, firsts, offsets)
+            row = [self.cls, *q_here, self.sep, *ids[w : w + take], self.sep]
+            out.append(Piece(row, len(q_here) + 2, [tuple(o) for o in offs[w : w + take]]))
+        return out
 
     def lengths(self, question: str, sentences: Sequence[str]) -> list[int]:
         """Each pair's length in pieces, for batching pairs of similar length together."""
-        full = len(self.tok.encode(question, add_special_tokens=False).ids)
-        q = min(self.max_question, full) if self.windowed else full
-        room = max(8, self.max_length - q - 3) if self.windowed else self.max_length - 3
-        sents = self.tok.encode_batch(list(sentences), add_special_tokens=False)
-        if not self.windowed:
-            return [min(room, q + len(e.ids)) + 3 for e in sents]
-        return [q + 3 + min(room, len(e.ids)) for e in sents]
+        return [len(p.ids) for p in self.pieces(question, sentences)]
+
+
+@dataclass
+class Piece:
+    """One pair, encoded and not yet padded."""
+
+    ids: list[int]
+    first: int
+    """Position of the sentence's first piece."""
+    offsets: list[tuple[int, int]]
+    """(start, end) in the sentence of each sentence piece, in order."""
+
+
+def pad(pieces: Sequence[Piece], pad_id: int = 0) -> Pairs:
+    """Pairs padded to the longest of them, with their masks and segment ids."""
+    width = max((len(p.ids) for p in pieces), default=0)
+    n = len(pieces)
+    ids_arr = np.full((n, width), pad_id, dtype=np.int64)
+    mask = np.zeros((n, width), dtype=np.int64)
+    type_arr = np.zeros((n, width), dtype=np.int64)
+    for i, p in enumerate(pieces):
+        ids_arr[i, : len(p.ids)] = p.ids
+        mask[i, : len(p.ids)] = 1
+        type_arr[i, p.first : len(p.ids)] = 1
+    return Pairs(ids_arr, mask, type_arr, [p.first for p in pieces], [p.offsets for p in pieces])
 
 
 def _longest_first(q: list[int], n: int, budget: int) -> tuple[list[int], int, int]:
