@@ -47,7 +47,7 @@ from qa.answering.answerer import Answerer  # noqa: E402
 from qa.answering.reader import load_reader  # noqa: E402
 from qa.answering.scoring import FEATURES, PLAIN, READER_FEATURES, ScoredSentence, features  # noqa: E402
 from qa.config import Settings  # noqa: E402
-from qa.evaluation.runner import own_questions, squad_to_corpus  # noqa: E402
+from qa.evaluation.runner import own_questions, squad_to_corpus, twin_sources  # noqa: E402
 from qa.indexing.indexer import Indexer  # noqa: E402
 from qa.search.retriever import Retriever  # noqa: E402
 
@@ -59,27 +59,29 @@ def candidates(qa: QA, answerer: Answerer, question: str) -> list[ScoredSentence
     return answerer.score_sentences(question, vec, passages)
 
 
-def answers(q, sentence: ScoredSentence, prefix: str = "") -> bool:
+def answers(q, sentence: ScoredSentence, prefix: str = "", twins: frozenset[str] = frozenset()) -> bool:
     """The label: `sentence` holds `q`'s answer (a gold answer, or the evidence sentence) in the
-    article that answers it."""
+    article that answers it or in an identical copy of it (`twins`)."""
     src = sentence.source[len(prefix) :] if sentence.source.startswith(prefix) else sentence.source
     return bool(
         q.answerable
-        and src == q.source
+        and (src == q.source or src in twins)
         and any(a in sentence.text or (len(a) > 60 and sentence.text in a) for a in q.answers)
     )
 
 
-def collect(qa: QA, questions, prefix: str = "", reader=None, read: int | None = None):
-    """`read`: how many candidates the reader reads (None: the setting's)."""
+def collect(qa: QA, questions, prefix: str = "", reader=None, read: int | None = None, twins=None):
+    """`read`: how many candidates the reader reads (None: the setting's); `twins`: each source's
+    identical copies (`twin_sources`), whose sentences answer as well."""
     rows = []
     settings = qa.settings if read is None else qa.settings.replace(reader_candidates=read)
     answerer = Answerer(qa.snapshot, settings, reader=reader)
     names = READER_FEATURES if reader is not None else FEATURES
+    twins = twins or {}
     for q in questions:
         cands = candidates(qa, answerer, q.question)
         feats = [features(c, names) for c in cands]
-        good = [answers(q, c, prefix) for c in cands]
+        good = [answers(q, c, prefix, twins.get(q.source or "", frozenset())) for c in cands]
         rows.append(
             {
                 "answerable": q.answerable,
@@ -118,9 +120,11 @@ def question_sets(squad_json: Path, work: Path, bbc_dir: Path, squad_articles: i
     bbc_sets = [ROOT / "tests/data/questions/bbc.json"]
     if bbc == bbc_dir:
         bbc_sets += [ROOT / "bench/questions/bbc_heldout.json", ROOT / "bench/questions/bbc_dev.json"]
-    dev_sets = [(news_qa, own_questions(path), "") for path in seed_sets]
-    dev_sets += [(seed_qa, own_questions(path), "") for path in seed_sets]
-    dev_sets += [(news_qa, own_questions(path), "bbc/") for path in bbc_sets]
+    dev_sets = [(news_qa, own_questions(path), "", {}) for path in seed_sets]
+    dev_sets += [(seed_qa, own_questions(path), "", {}) for path in seed_sets]
+    for path in bbc_sets:
+        qs = own_questions(path)
+        dev_sets.append((news_qa, qs, "bbc/", twin_sources(news, {q.source for q in qs if q.source}, "bbc/")))
     return squad_qa, questions, dev_sets
 
 
@@ -313,7 +317,7 @@ def main() -> None:
             collect(squad_qa, fit_q, reader=reader, read=n),
             collect(squad_qa, test_q, reader=reader, read=n),
         )
-        dev_rows = [row for qa, qs, prefix in dev_sets for row in collect(qa, qs, prefix, reader, n)]
+        dev_rows = [row for qa, qs, prefix, twins in dev_sets for row in collect(qa, qs, prefix, reader, n, twins)]
         if args.rows:
             save_rows(args.rows, fit_rows, test_rows, dev_rows)
     print(f"own dev questions: {len(dev_rows)} ({sum(r['answerable'] for r in dev_rows)} answerable)")

@@ -81,7 +81,7 @@ def main() -> None:
         squad_rows = collect(squad_qa, questions[: args.squad_questions], "", verifier, cache, "squad")
         dev_rows = [
             row
-            for n, (qa, qs, prefix) in enumerate(dev_sets)
+            for n, (qa, qs, prefix, _) in enumerate(dev_sets)
             for row in collect(qa, qs, prefix, verifier, cache, f"dev{n}")
         ]
     finally:
