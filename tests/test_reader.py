@@ -12,7 +12,7 @@ from conftest import DATA, ROOT, SEED
 
 from qa.answering.reader import DEFAULT_READER, PACKAGED, ReaderNotFound, is_packaged, load_reader
 from qa.answering.reader.onnx_reader import OnnxReader
-from qa.training.data import _answer_sentence, build, detokenise
+from qa.training.data import _answer_sentence, build, detokenise, written_groups
 
 
 def test_the_default_reader_ships_with_qa_with_its_card():
@@ -235,3 +235,50 @@ def test_mined_negatives_are_what_qa_ranks_and_never_hold_the_answer(tmp_path):
     assert from_elsewhere > 0  # qa's candidates come from other articles too, not only the question's paragraph
     assert (tmp_path / "mined.jsonl").exists()
     assert [g.to_json() for g in mine(data, tmp_path, articles=3, per_question=2)] == [g.to_json() for g in groups]
+
+
+def test_written_news_questions_teach_the_answer_against_the_sentences_that_restate_it(tmp_path):
+    import shutil
+
+    data = tmp_path / "data"
+    shutil.copytree(DATA / "bbc", data / "bbc")
+    (data / "bbc-splits").mkdir()
+    (data / "bbc-splits" / "train.txt").write_text("business/010.txt\n", encoding="utf-8")
+    lead = (
+        "A US government claim accusing the country's biggest tobacco companies of covering up "
+        "the effects of smoking has been thrown out by an appeal court."
+    )
+    evidence = "The court in Washington found that the case could not be brought under federal anti-racketeering laws."
+    questions = [
+        {
+            "question": "Why did the appeal court throw out the US claim against the tobacco firms?",
+            "answerable": True,
+            "source": "business/010.txt",
+            "evidence": evidence,
+            "answer": "could not be brought under federal anti-racketeering laws",
+            "restating": [lead],
+        },
+        {
+            "question": "How much did the tobacco firms spend on lawyers in the appeal?",
+            "answerable": False,
+            "source": "business/010.txt",
+            "evidence": None,
+            "answer": None,
+            "restating": [lead],
+        },
+    ]
+    path = tmp_path / "written.json"
+    path.write_text(json.dumps({"questions": questions}), encoding="utf-8")
+    answerable, unanswerable = written_groups(path, data)
+    assert answerable.sentences[0] == evidence and answerable.labels == [1, 0, 0, 0]
+    assert answerable.sentences[1] == lead and answerable.answer in evidence
+    assert evidence not in answerable.sentences[1:]  # the answer is never its own negative
+    article = (data / "bbc" / "business" / "010.txt").read_text(encoding="utf-8")
+    assert all(s in article for s in answerable.sentences + unanswerable.sentences)
+    assert unanswerable.labels == [0, 0, 0] and unanswerable.sentences[0] == lead
+
+    # Only the train split may be learned from: an eval-split article is refused, by name.
+    questions[1]["source"] = "tech/001.txt"
+    path.write_text(json.dumps({"questions": questions}), encoding="utf-8")
+    with pytest.raises(ValueError, match=r"tech/001\.txt"):
+        written_groups(path, data)

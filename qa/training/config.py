@@ -27,3 +27,4 @@ class TrainConfig:
     init: str | None = None  # start from this checkpoint folder instead of the base encoder
     mined_articles: int = 0  # >0: train on groups with qa-mined negatives over this many SQuAD train articles (mine.py)
     mined_negatives: int = 4  # negatives qa's own ranking adds to each mined group
+    written: tuple[str, ...] = ()  # files of questions written over train-split BBC articles (data.written_groups)

@@ -11,6 +11,9 @@ Sources (docs/reader.md has the provenance and licences):
   paragraph of the same article. An unanswerable SQuAD 2.0 question contributes
   only negatives: the near-miss sentences that look like they answer.
 - TREC-QA train and dev: newswire answer-sentence labels, detokenised.
+- Optionally (`--written FILE`), questions written over train-split BBC articles
+  (`written_groups`): the evidence sentence is the positive, the sentences that restate
+  the question's subject without answering it are the negatives.
 
 SQuAD 2.0 dev half A is never read here: it is the evaluation set.
 """
@@ -236,3 +239,44 @@ def build(
     validation += list(trec_groups(data_dir / "trecqa", ("test",)))
     rng.shuffle(train)
     return train, validation
+
+
+SPLIT_FILE = "bbc-splits/train.txt"
+
+
+def written_groups(path: Path, data_dir: Path, hard: int = 3) -> list[Group]:
+    """Groups from a file of questions written over BBC articles (bench/questions/bbc_train_*.json):
+    each answerable question's `evidence` sentence is its positive and `answer` its short answer;
+    the negatives, for answerable and unanswerable alike, are its `restating` sentences (those
+    that name the subject without answering) and then the article's sentences sharing most
+    words with the question, up to `hard` in all. Only articles of the BBC train split may be
+    learned from: a question about any other article is an error, named."""
+    data_dir = Path(data_dir)
+    allowed = set((data_dir / SPLIT_FILE).read_text(encoding="utf-8").split())
+    questions = json.loads(Path(path).read_text(encoding="utf-8"))["questions"]
+    outside = sorted({q["source"] for q in questions if q["source"] not in allowed})
+    if outside:
+        raise ValueError(f"{path}: questions about articles outside {SPLIT_FILE}: {', '.join(outside[:5])}")
+    groups = []
+    for q in questions:
+        text = (data_dir / "bbc" / q["source"]).read_text(encoding="utf-8")
+        sentences = [text[s.start : s.end] for s in split_sentences(text)]
+        evidence = q.get("evidence") if q["answerable"] else None
+        q_stems = _stem_set(q["question"])
+        negatives = [r for r in q.get("restating") or [] if r != evidence]
+        ranked = sorted(
+            (
+                s
+                for s in sentences
+                if s not in negatives and (evidence is None or (s not in evidence and evidence not in s))
+            ),
+            key=lambda s: -len(q_stems & _stem_set(s)),
+        )
+        negatives = list(dict.fromkeys(negatives + ranked))[:hard]
+        if evidence:
+            groups.append(
+                Group(q["question"], [evidence, *negatives], [1] + [0] * len(negatives), "bbc-written", q.get("answer"))
+            )
+        elif negatives:
+            groups.append(Group(q["question"], negatives, [0] * len(negatives), "bbc-written"))
+    return groups

@@ -126,6 +126,11 @@ def train(cfg: TrainConfig) -> Path:
             groups = mine(Path(cfg.data_dir), work, cfg.mined_articles, cfg.mined_negatives, cfg.seed)
             groups += list(reader_data.trec_groups(Path(cfg.data_dir) / "trecqa"))
             random.Random(cfg.seed).shuffle(groups)
+        if cfg.written:
+            # In-domain: news questions, with the sentences that only restate them as negatives.
+            for path in cfg.written:
+                groups += reader_data.written_groups(Path(path), Path(cfg.data_dir))
+            random.Random(cfg.seed).shuffle(groups)
         _write_jsonl(val_file, [g.to_json() for g in validation])
         _write_jsonl(groups_file, [g.to_json() for g in groups])  # last: its presence means both are whole
     groups = [reader_data.Group.from_json(r) for r in _read_jsonl(groups_file)]
@@ -334,7 +339,15 @@ def main(argv: list[str] | None = None) -> None:
         help="stage two: negatives mined with qa's own retrieval over N SQuAD train articles (default: off)",
     )
     p.add_argument("--mined-negatives", type=int, default=d.mined_negatives)
+    p.add_argument(
+        "--written",
+        action="append",
+        default=[],
+        metavar="FILE",
+        help="also train on questions written over train-split BBC articles (e.g. bench/questions/bbc_train_a.json; repeatable)",
+    )
     p.add_argument("--seed", type=int, default=d.seed)
     p.add_argument("--threads", type=int, default=d.threads)
     p.add_argument("--save-every", type=int, default=d.save_every)
-    train(TrainConfig(**vars(p.parse_args(argv))))
+    args = vars(p.parse_args(argv))
+    train(TrainConfig(**{**args, "written": tuple(args["written"])}))
