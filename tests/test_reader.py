@@ -282,3 +282,26 @@ def test_written_news_questions_teach_the_answer_against_the_sentences_that_rest
     path.write_text(json.dumps({"questions": questions}), encoding="utf-8")
     with pytest.raises(ValueError, match=r"tech/001\.txt"):
         written_groups(path, data)
+
+
+def test_a_checkpoint_recovered_from_the_shipped_reader_scores_as_it_does(tmp_path):
+    # `--init qa-reader-minilm-l6-v2` trains on from the shipped int8 weights, dequantised.
+    import torch
+
+    from qa.training.recover import recover
+    from qa.training.train import _model
+
+    reader = load_reader(DEFAULT_READER)
+    ckpt = recover(PACKAGED / DEFAULT_READER, tmp_path / "ckpt")
+    model = _model(ckpt).eval()
+    sentences = [s.strip() for s in SEED.read_text(encoding="utf-8").split(". ")[:16]]
+    question = "Which islands do Japan and Russia dispute?"
+    pairs = reader.encoder.encode(question, sentences)
+    with torch.no_grad():
+        logits, _, _ = model(
+            *(torch.from_numpy(a) for a in (pairs.input_ids, pairs.attention_mask, pairs.token_type_ids))
+        )
+    shipped = reader.read(question, sentences).logits
+    assert np.abs(logits.numpy() - shipped).max() < 0.6  # int8 activations aside, the same model
+    assert np.corrcoef(logits.numpy(), shipped)[0, 1] > 0.99
+    assert int(np.argmax(logits.numpy())) == int(np.argmax(shipped))

@@ -143,7 +143,7 @@ def train(cfg: TrainConfig) -> Path:
     tokenizer = AutoTokenizer.from_pretrained(str(base))
     encoder = PairEncoder(Tokenizer.from_str(tokenizer.backend_tokenizer.to_str()), cfg.max_length, cfg.max_question)
     ckpt = work / "checkpoint"
-    start = Path(cfg.init) if cfg.init else base
+    start = _start(cfg.init, work) if cfg.init else base
     model = _model(ckpt if (ckpt / "model.safetensors").exists() else start)
     batches = _batches(groups, encoder, cfg)
     steps = min(len(batches), cfg.steps or len(batches))
@@ -258,6 +258,26 @@ def _batches(groups, encoder, cfg: TrainConfig) -> list[list]:
     return batches
 
 
+def _start(init: str, work: Path) -> Path:
+    """The checkpoint folder `--init` names: a checkpoint itself, or an exported reader (a folder
+    `qa reader train` wrote, or the name of one qa ships), recovered into `work` (recover.py)."""
+    from ..answering.reader import PACKAGED
+    from ..answering.reader.onnx_reader import MODEL_FILE
+
+    path = PACKAGED / init if (PACKAGED / init / MODEL_FILE).is_file() else Path(init).expanduser()
+    if (path / "model.safetensors").is_file():
+        return path
+    if (path / MODEL_FILE).is_file():
+        from .recover import recover
+
+        target = work / "init-checkpoint"
+        if not (target / "model.safetensors").is_file():
+            print(f"recovering a checkpoint from {path} …", flush=True)
+            recover(path, target)
+        return target
+    raise FileNotFoundError(f"--init {init}: neither a checkpoint folder nor an exported reader")
+
+
 def _checkpoint(model, tokenizer, optimizer, schedule, ckpt: Path, state_file: Path, step: int, seconds: float) -> None:
     """Written beside the old one and renamed over it: a kill mid-write leaves the previous checkpoint.
     With its tokenizer, it is a complete sentence-transformers CrossEncoder folder too (the
@@ -330,7 +350,10 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--max-length", type=int, default=d.max_length, help="word pieces per pair (default: %(default)s)")
     p.add_argument("--lr", type=float, default=d.lr)
     p.add_argument(
-        "--init", default=None, help="start from this checkpoint folder (a stage-one run's OUT/work/checkpoint)"
+        "--init",
+        default=None,
+        help="start from this checkpoint folder (a run's OUT/work/checkpoint), or from an exported reader "
+        "(OUT/model, or the shipped qa-reader-minilm-l6-v2), its int8 weights recovered",
     )
     p.add_argument(
         "--mined-articles",
