@@ -288,12 +288,12 @@ def test_a_checkpoint_recovered_from_the_shipped_reader_scores_as_it_does(tmp_pa
     # `--init qa-reader-minilm-l6-v2` trains on from the shipped int8 weights, dequantised.
     import torch
 
+    from qa.training.net import reader_net
     from qa.training.recover import recover
-    from qa.training.train import _model
 
     reader = load_reader(DEFAULT_READER)
     ckpt = recover(PACKAGED / DEFAULT_READER, tmp_path / "ckpt")
-    model = _model(ckpt).eval()
+    model = reader_net(ckpt).eval()
     sentences = [s.strip() for s in SEED.read_text(encoding="utf-8").split(". ")[:16]]
     question = "Which islands do Japan and Russia dispute?"
     pairs = reader.encoder.encode(question, sentences)

@@ -56,10 +56,10 @@ def recover(reader_folder: Path, out: Path) -> Path:
 
     from ..embedding.model import resolve_model_path
     from .export import BASE_MODEL
-    from .train import SPAN_FILE, _model
+    from .net import SPAN_FILE, reader_net
 
     base = resolve_model_path(BASE_MODEL)
-    model = _model(base)
+    model = reader_net(base)
     state = model.state_dict()
     weights = onnx_weights(Path(reader_folder) / MODEL_FILE)
     missing, extra = sorted(set(state) - set(weights)), sorted(set(weights) - set(state))

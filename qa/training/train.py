@@ -34,36 +34,7 @@ import numpy as np
 from . import data as reader_data
 from .config import TrainConfig
 from .export import BASE_MODEL, export
-
-SPAN_FILE = "span_head.safetensors"
-
-
-def _model(base_or_ckpt: Path):
-    """The encoder with its answer head (a plain sequence-classification model, so the
-    checkpoint also loads as a sentence-transformers CrossEncoder) and the span head."""
-    import torch
-    from safetensors.torch import load_file
-    from transformers import AutoModelForSequenceClassification
-
-    class ReaderNet(torch.nn.Module):
-        def __init__(self):
-            super().__init__()
-            self.encoder = AutoModelForSequenceClassification.from_pretrained(str(base_or_ckpt), num_labels=1)
-            self.span = torch.nn.Linear(self.encoder.config.hidden_size, 2)
-            if (base_or_ckpt / SPAN_FILE).is_file():
-                self.span.load_state_dict(load_file(str(base_or_ckpt / SPAN_FILE)))
-
-        def forward(self, input_ids, attention_mask, token_type_ids):
-            out = self.encoder(
-                input_ids=input_ids,
-                attention_mask=attention_mask,
-                token_type_ids=token_type_ids,
-                output_hidden_states=True,
-            )
-            ends = self.span(out.hidden_states[-1])
-            return out.logits.squeeze(-1), ends[..., 0], ends[..., 1]
-
-    return ReaderNet()
+from .net import SPAN_FILE, reader_net
 
 
 def _span_targets(pairs, groups) -> tuple[list[int], list[int]]:
@@ -144,7 +115,7 @@ def train(cfg: TrainConfig) -> Path:
     encoder = PairEncoder(Tokenizer.from_str(tokenizer.backend_tokenizer.to_str()), cfg.max_length, cfg.max_question)
     ckpt = work / "checkpoint"
     start = _start(cfg.init, work) if cfg.init else base
-    model = _model(ckpt if (ckpt / "model.safetensors").exists() else start)
+    model = reader_net(ckpt if (ckpt / "model.safetensors").exists() else start)
     batches = _batches(groups, encoder, cfg)
     steps = min(len(batches), cfg.steps or len(batches))
     optimizer = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=0.01)

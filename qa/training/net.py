@@ -1,0 +1,36 @@
+"""The network `qa reader train` trains: the encoder with its answer head and the span head.
+Apart from train.py so that recover.py can build it too without importing the loop."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+SPAN_FILE = "span_head.safetensors"
+
+
+def reader_net(base_or_ckpt: Path):
+    """The encoder with its answer head (a plain sequence-classification model, so the
+    checkpoint also loads as a sentence-transformers CrossEncoder) and the span head."""
+    import torch
+    from safetensors.torch import load_file
+    from transformers import AutoModelForSequenceClassification
+
+    class ReaderNet(torch.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.encoder = AutoModelForSequenceClassification.from_pretrained(str(base_or_ckpt), num_labels=1)
+            self.span = torch.nn.Linear(self.encoder.config.hidden_size, 2)
+            if (base_or_ckpt / SPAN_FILE).is_file():
+                self.span.load_state_dict(load_file(str(base_or_ckpt / SPAN_FILE)))
+
+        def forward(self, input_ids, attention_mask, token_type_ids):
+            out = self.encoder(
+                input_ids=input_ids,
+                attention_mask=attention_mask,
+                token_type_ids=token_type_ids,
+                output_hidden_states=True,
+            )
+            ends = self.span(out.hidden_states[-1])
+            return out.logits.squeeze(-1), ends[..., 0], ends[..., 1]
+
+    return ReaderNet()
