@@ -68,7 +68,7 @@ def recover(reader_folder: Path, out: Path) -> Path:
     for name, value in state.items():
         if weights[name].shape != tuple(value.shape):
             raise ValueError(f"{reader_folder}: {name} has shape {weights[name].shape}, expected {tuple(value.shape)}")
-    model.load_state_dict({n: torch.from_numpy(np.ascontiguousarray(w)) for n, w in weights.items()})
+    model.load_state_dict({n: torch.from_numpy(np.array(w, dtype=np.float32)) for n, w in weights.items()})
     tmp = out.with_name(out.name + ".tmp")
     shutil.rmtree(tmp, ignore_errors=True)
     model.encoder.save_pretrained(tmp)
