@@ -6,6 +6,22 @@ from __future__ import annotations
 from pathlib import Path
 
 SPAN_FILE = "span_head.safetensors"
+WEIGHTS_FILE = "model.safetensors"
+
+
+def is_checkpoint(folder: Path) -> bool:
+    """Whether `folder` holds a network `save_net` wrote (or any Hugging Face model folder)."""
+    return (Path(folder) / WEIGHTS_FILE).is_file()
+
+
+def save_net(model, tokenizer, folder: Path) -> None:
+    """The encoder with its tokenizer, a complete sentence-transformers CrossEncoder folder,
+    and the span head beside it in its own file."""
+    from safetensors.torch import save_file
+
+    model.encoder.save_pretrained(folder)
+    tokenizer.save_pretrained(folder)
+    save_file({k: v.contiguous() for k, v in model.span.state_dict().items()}, str(Path(folder) / SPAN_FILE))
 
 
 def reader_net(base_or_ckpt: Path):

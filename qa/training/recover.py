@@ -51,12 +51,11 @@ def recover(reader_folder: Path, out: Path) -> Path:
     import shutil
 
     import torch
-    from safetensors.torch import save_file
     from transformers import AutoTokenizer
 
     from ..embedding.model import resolve_model_path
     from .export import BASE_MODEL
-    from .net import SPAN_FILE, reader_net
+    from .net import reader_net, save_net
 
     base = resolve_model_path(BASE_MODEL)
     model = reader_net(base)
@@ -71,9 +70,7 @@ def recover(reader_folder: Path, out: Path) -> Path:
     model.load_state_dict({n: torch.from_numpy(np.array(w, dtype=np.float32)) for n, w in weights.items()})
     tmp = out.with_name(out.name + ".tmp")
     shutil.rmtree(tmp, ignore_errors=True)
-    model.encoder.save_pretrained(tmp)
-    AutoTokenizer.from_pretrained(str(base)).save_pretrained(tmp)
-    save_file({k: v.contiguous() for k, v in model.span.state_dict().items()}, str(tmp / SPAN_FILE))
+    save_net(model, AutoTokenizer.from_pretrained(str(base)), tmp)
     shutil.rmtree(out, ignore_errors=True)
     tmp.rename(out)
     return out

@@ -34,7 +34,7 @@ import numpy as np
 from . import data as reader_data
 from .config import TrainConfig
 from .export import BASE_MODEL, export
-from .net import SPAN_FILE, reader_net
+from .net import is_checkpoint, reader_net, save_net
 
 
 def _span_targets(pairs, groups) -> tuple[list[int], list[int]]:
@@ -115,7 +115,7 @@ def train(cfg: TrainConfig) -> Path:
     encoder = PairEncoder(Tokenizer.from_str(tokenizer.backend_tokenizer.to_str()), cfg.max_length, cfg.max_question)
     ckpt = work / "checkpoint"
     start = _start(cfg.init, work) if cfg.init else base
-    model = reader_net(ckpt if (ckpt / "model.safetensors").exists() else start)
+    model = reader_net(ckpt if is_checkpoint(ckpt) else start)
     batches = _batches(groups, encoder, cfg)
     steps = min(len(batches), cfg.steps or len(batches))
     optimizer = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=0.01)
@@ -128,7 +128,7 @@ def train(cfg: TrainConfig) -> Path:
     print(f"training on {len(seen):,} questions, {pairs_total:,} pairs, {steps:,} steps", flush=True)
     state_file = work / "state.json"
     done, elapsed = 0, 0.0
-    if state_file.exists() and (ckpt / "model.safetensors").exists():
+    if state_file.exists() and is_checkpoint(ckpt):
         state = json.loads(state_file.read_text())
         done, elapsed = state["step"], state["seconds"]
         optimizer.load_state_dict(torch.load(ckpt / "optimizer.pt", weights_only=True))
@@ -236,13 +236,13 @@ def _start(init: str, work: Path) -> Path:
     from ..answering.reader.onnx_reader import MODEL_FILE
 
     path = PACKAGED / init if (PACKAGED / init / MODEL_FILE).is_file() else Path(init).expanduser()
-    if (path / "model.safetensors").is_file():
+    if is_checkpoint(path):
         return path
     if (path / MODEL_FILE).is_file():
         from .recover import recover
 
         target = work / "init-checkpoint"
-        if not (target / "model.safetensors").is_file():
+        if not is_checkpoint(target):
             print(f"recovering a checkpoint from {path} …", flush=True)
             recover(path, target)
         return target
@@ -254,13 +254,10 @@ def _checkpoint(model, tokenizer, optimizer, schedule, ckpt: Path, state_file: P
     With its tokenizer, it is a complete sentence-transformers CrossEncoder folder too (the
     span head rides beside it in its own file)."""
     import torch
-    from safetensors.torch import save_file
 
     tmp = ckpt.with_name("checkpoint.tmp")
     shutil.rmtree(tmp, ignore_errors=True)
-    model.encoder.save_pretrained(tmp)
-    tokenizer.save_pretrained(tmp)
-    save_file({k: v.contiguous() for k, v in model.span.state_dict().items()}, str(tmp / SPAN_FILE))
+    save_net(model, tokenizer, tmp)
     torch.save(optimizer.state_dict(), tmp / "optimizer.pt")
     torch.save(schedule.state_dict(), tmp / "schedule.pt")
     old = ckpt.with_name("checkpoint.old")
