@@ -59,6 +59,21 @@ def test_an_identical_copy_of_the_source_counts_as_retrieving_it(tmp_path):
     assert metrics([outcome(["tech/003.txt", "tech/004.txt"])])["retrieval_hit@5"] == 0.0
 
 
+def test_refusals_are_counted_apart_for_near_misses_and_other_news():
+    # A near-miss names its article (a detail the story does not give); other news names none.
+    near = LabelledQuestion("What did the Intel chip cost?", False, "tech/001.txt")
+    other = LabelledQuestion("Who won the 2005 Tour de France?", False, None)
+
+    def outcome(q, refused):
+        return Outcome(q, [], refused, [], 0.1, 1.0)
+
+    m = metrics([outcome(near, False), outcome(near, True), outcome(other, True)])
+    assert m["refused_near_miss"] == 0.5 and m["refused_off_topic"] == 1.0
+    assert abs(m["refusal_recall"] - 2 / 3) < 1e-9
+    assert "near-misses refused" in format_table([{"suite": "s", **m}])
+    assert "refused_off_topic" not in metrics([outcome(near, True)])
+
+
 def test_own_question_files_are_well_formed():
     for name in ("seed", "bbc"):
         questions = own_questions(DATA / "questions" / f"{name}.json")
