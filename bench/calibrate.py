@@ -24,7 +24,9 @@ The chosen numbers go into qa/answering/scoring.py (`PLAIN` or `WITH_READER`) by
 SQuAD questions: the last two Wikipedia articles of SQuAD 2.0 dev half B, which the
 reader was not trained on (qa/training/data.py). Never half A: that is the evaluation set.
 Own development questions: tests/data/questions/*.json, the first held-out round
-(bench/questions/{seed,bbc}_heldout.json) and bench/questions/bbc_dev.json. Never
+(bench/questions/{seed,bbc}_heldout.json), bench/questions/bbc_dev.json and
+bench/questions/bbc_written_dev.json (300 written over train-split articles, half of them
+near-misses: the hard kind of question to refuse, never trained on). Never
 the later held-out rounds (*_heldout2.json, *_heldout3.json): those stay unseen.
 """
 
@@ -119,7 +121,11 @@ def question_sets(squad_json: Path, work: Path, bbc_dir: Path, squad_articles: i
     seed_sets = [ROOT / "tests/data/questions/seed.json", ROOT / "bench/questions/seed_heldout.json"]
     bbc_sets = [ROOT / "tests/data/questions/bbc.json"]
     if bbc == bbc_dir:
-        bbc_sets += [ROOT / "bench/questions/bbc_heldout.json", ROOT / "bench/questions/bbc_dev.json"]
+        bbc_sets += [
+            ROOT / "bench/questions/bbc_heldout.json",
+            ROOT / "bench/questions/bbc_dev.json",
+            ROOT / "bench/questions/bbc_written_dev.json",
+        ]
     dev_sets = [(news_qa, own_questions(path), "", {}) for path in seed_sets]
     dev_sets += [(seed_qa, own_questions(path), "", {}) for path in seed_sets]
     for path in bbc_sets:
