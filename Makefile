@@ -59,12 +59,12 @@ bench-load: setup
 	@$(VENV)/bin/python bench/load.py
 
 lint: setup
-	@$(VENV)/bin/ruff check qa ui tests bench
-	@$(VENV)/bin/ruff format --check qa ui tests bench
+	@$(VENV)/bin/ruff check qa tests bench
+	@$(VENV)/bin/ruff format --check qa tests bench
 
 format: setup
-	@$(VENV)/bin/ruff format qa ui tests bench
-	@$(VENV)/bin/ruff check --fix qa ui tests bench
+	@$(VENV)/bin/ruff format qa tests bench
+	@$(VENV)/bin/ruff check --fix qa tests bench
 
 clean:
 	rm -rf index/v* index/CURRENT index/.tmp-* .pytest_cache tests/artifacts
