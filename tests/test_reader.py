@@ -284,6 +284,58 @@ def test_written_news_questions_teach_the_answer_against_the_sentences_that_rest
         written_groups(path, data)
 
 
+@pytest.mark.slow
+def test_written_questions_gain_the_candidates_qa_ranks_over_the_train_split(tmp_path):
+    """The written questions' groups gain qa's own best candidates as negatives, from any
+    train-split article (never the answer, never an eval-split article), mined once."""
+    import shutil
+
+    from qa.training.mine import mine_written
+
+    data = tmp_path / "data"
+    shutil.copytree(DATA / "bbc", data / "bbc")
+    (data / "bbc-splits").mkdir()
+    train = ["business/001.txt", "business/010.txt", "politics/003.txt", "sport/010.txt"]
+    (data / "bbc-splits" / "train.txt").write_text("\n".join(train) + "\n", encoding="utf-8")
+    evidence = "The court in Washington found that the case could not be brought under federal anti-racketeering laws."
+    questions = [
+        {
+            "question": "Why did the appeal court throw out the US claim against the tobacco firms?",
+            "answerable": True,
+            "source": "business/010.txt",
+            "evidence": evidence,
+            "answer": "could not be brought under federal anti-racketeering laws",
+            "restating": [],
+        },
+        {
+            "question": "How much did the government want the tobacco companies to pay?",
+            "answerable": False,
+            "source": "business/010.txt",
+            "evidence": None,
+            "answer": None,
+            "restating": [],
+        },
+    ]
+    path = tmp_path / "written.json"
+    path.write_text(json.dumps({"questions": questions}), encoding="utf-8")
+    plain = written_groups(path, data)
+    groups = mine_written(plain + plain, data, tmp_path / "work", per_question=2)  # a file given twice
+    texts = [(data / "bbc" / name).read_text(encoding="utf-8") for name in train]
+    assert [g.question for g in groups] == [g.question for g in plain + plain]
+    assert [g.to_json() for g in groups[:2]] == [g.to_json() for g in groups[2:]]
+    for before, after in zip(plain, groups[:2], strict=True):
+        assert after.sentences[: len(before.sentences)] == before.sentences
+        assert len(before.sentences) < len(after.sentences) <= len(before.sentences) + 2
+        assert len(after.sentences) == len(after.labels) == len(set(after.sentences))
+        assert sum(after.labels) == sum(before.labels)
+        assert all(any(s in t for t in texts) for s in after.sentences)  # the train split only
+    answerable = groups[0]
+    assert not any(answerable.answer in s or s in evidence for s in answerable.sentences[1:])
+    assert (tmp_path / "work" / "written-mined.jsonl").exists()
+    again = mine_written(plain + plain, data, tmp_path / "work", per_question=2)
+    assert [g.to_json() for g in again] == [g.to_json() for g in groups]
+
+
 def test_a_checkpoint_recovered_from_the_shipped_reader_scores_as_it_does(tmp_path):
     # `--init qa-reader-minilm-l6-v2` trains on from the shipped int8 weights, dequantised.
     import torch
@@ -320,3 +372,6 @@ def test_the_card_of_a_later_stage_says_what_it_continued_from_and_added():
     later = model_card(info)
     assert "Continued from `build/reader/work/checkpoint`" in later and "Initialised from" not in later
     assert "`bbc_train_a.json` ×2, `bbc_train_c.json`" in later and "any BBC article" not in later
+    assert "qa's own best candidates" not in later
+    info["config"] = {**info["config"], "mine_written": True, "mined_negatives": 4}
+    assert "up to 4 more negatives, qa's own best candidates" in model_card(info)

@@ -27,4 +27,5 @@ class TrainConfig:
     init: str | None = None  # start from this checkpoint folder instead of the base encoder
     mined_articles: int = 0  # >0: train on groups with qa-mined negatives over this many SQuAD train articles (mine.py)
     mined_negatives: int = 4  # negatives qa's own ranking adds to each mined group
+    mine_written: bool = False  # also mine qa's own candidates over the BBC train split for the written questions
     written: tuple[str, ...] = ()  # files of questions written over train-split BBC articles (data.written_groups)

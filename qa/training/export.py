@@ -150,6 +150,11 @@ def model_card(info: dict) -> str:
         if files
         else ""
     )
+    if files and c.get("mine_written"):
+        written += (
+            f"; each with up to {c['mined_negatives']} more negatives, qa's own best candidates (no"
+            " reader) over an index of the BBC train split"
+        )
     bbc = "only the written questions' train-split BBC articles" if files else "any BBC article"
     return f"""# {info["name"]} v{info["version"]}
 

@@ -99,8 +99,12 @@ def train(cfg: TrainConfig) -> Path:
             random.Random(cfg.seed).shuffle(groups)
         if cfg.written:
             # In-domain: news questions, with the sentences that only restate them as negatives.
-            for path in cfg.written:
-                groups += reader_data.written_groups(Path(path), Path(cfg.data_dir))
+            written = [g for path in cfg.written for g in reader_data.written_groups(Path(path), Path(cfg.data_dir))]
+            if cfg.mine_written:
+                from .mine import mine_written
+
+                written = mine_written(written, Path(cfg.data_dir), work, cfg.mined_negatives)
+            groups += written
             random.Random(cfg.seed).shuffle(groups)
         _write_jsonl(val_file, [g.to_json() for g in validation])
         _write_jsonl(groups_file, [g.to_json() for g in groups])  # last: its presence means both are whole
@@ -329,7 +333,14 @@ def main(argv: list[str] | None = None) -> None:
         default=d.mined_articles,
         help="stage two: negatives mined with qa's own retrieval over N SQuAD train articles (default: off)",
     )
-    p.add_argument("--mined-negatives", type=int, default=d.mined_negatives)
+    p.add_argument(
+        "--mined-negatives", type=int, default=d.mined_negatives, help="negatives mined per question (default: 4)"
+    )
+    p.add_argument(
+        "--mine-written",
+        action="store_true",
+        help="add qa's own candidates over the BBC train split as negatives of the --written questions",
+    )
     p.add_argument(
         "--written",
         action="append",
