@@ -237,38 +237,52 @@ def test_mined_negatives_are_what_qa_ranks_and_never_hold_the_answer(tmp_path):
     assert [g.to_json() for g in mine(data, tmp_path, articles=3, per_question=2)] == [g.to_json() for g in groups]
 
 
-def test_written_news_questions_teach_the_answer_against_the_sentences_that_restate_it(tmp_path):
+TOBACCO_LEAD = (
+    "A US government claim accusing the country's biggest tobacco companies of covering up "
+    "the effects of smoking has been thrown out by an appeal court."
+)
+TOBACCO_EVIDENCE = (
+    "The court in Washington found that the case could not be brought under federal anti-racketeering laws."
+)
+
+
+def _written_questions(tmp_path, train: list[str], near_miss: str, restating: list[str]):
+    """A data folder holding the fixture BBC articles with `train` as its train split, and a
+    file of two questions written over business/010.txt: one answerable, one near-miss."""
     import shutil
 
     data = tmp_path / "data"
     shutil.copytree(DATA / "bbc", data / "bbc")
     (data / "bbc-splits").mkdir()
-    (data / "bbc-splits" / "train.txt").write_text("business/010.txt\n", encoding="utf-8")
-    lead = (
-        "A US government claim accusing the country's biggest tobacco companies of covering up "
-        "the effects of smoking has been thrown out by an appeal court."
-    )
-    evidence = "The court in Washington found that the case could not be brought under federal anti-racketeering laws."
+    (data / "bbc-splits" / "train.txt").write_text("\n".join(train) + "\n", encoding="utf-8")
     questions = [
         {
             "question": "Why did the appeal court throw out the US claim against the tobacco firms?",
             "answerable": True,
             "source": "business/010.txt",
-            "evidence": evidence,
+            "evidence": TOBACCO_EVIDENCE,
             "answer": "could not be brought under federal anti-racketeering laws",
-            "restating": [lead],
+            "restating": restating,
         },
         {
-            "question": "How much did the tobacco firms spend on lawyers in the appeal?",
+            "question": near_miss,
             "answerable": False,
             "source": "business/010.txt",
             "evidence": None,
             "answer": None,
-            "restating": [lead],
+            "restating": restating,
         },
     ]
     path = tmp_path / "written.json"
     path.write_text(json.dumps({"questions": questions}), encoding="utf-8")
+    return data, path, questions
+
+
+def test_written_news_questions_teach_the_answer_against_the_sentences_that_restate_it(tmp_path):
+    lead, evidence = TOBACCO_LEAD, TOBACCO_EVIDENCE
+    data, path, questions = _written_questions(
+        tmp_path, ["business/010.txt"], "How much did the tobacco firms spend on lawyers in the appeal?", [lead]
+    )
     answerable, unanswerable = written_groups(path, data)
     assert answerable.sentences[0] == evidence and answerable.labels == [1, 0, 0, 0]
     assert answerable.sentences[1] == lead and answerable.answer in evidence
@@ -288,36 +302,13 @@ def test_written_news_questions_teach_the_answer_against_the_sentences_that_rest
 def test_written_questions_gain_the_candidates_qa_ranks_over_the_train_split(tmp_path):
     """The written questions' groups gain qa's own best candidates as negatives, from any
     train-split article (never the answer, never an eval-split article), mined once."""
-    import shutil
-
     from qa.training.mine import mine_written
 
-    data = tmp_path / "data"
-    shutil.copytree(DATA / "bbc", data / "bbc")
-    (data / "bbc-splits").mkdir()
     train = ["business/001.txt", "business/010.txt", "politics/003.txt", "sport/010.txt"]
-    (data / "bbc-splits" / "train.txt").write_text("\n".join(train) + "\n", encoding="utf-8")
-    evidence = "The court in Washington found that the case could not be brought under federal anti-racketeering laws."
-    questions = [
-        {
-            "question": "Why did the appeal court throw out the US claim against the tobacco firms?",
-            "answerable": True,
-            "source": "business/010.txt",
-            "evidence": evidence,
-            "answer": "could not be brought under federal anti-racketeering laws",
-            "restating": [],
-        },
-        {
-            "question": "How much did the government want the tobacco companies to pay?",
-            "answerable": False,
-            "source": "business/010.txt",
-            "evidence": None,
-            "answer": None,
-            "restating": [],
-        },
-    ]
-    path = tmp_path / "written.json"
-    path.write_text(json.dumps({"questions": questions}), encoding="utf-8")
+    evidence = TOBACCO_EVIDENCE
+    data, path, _ = _written_questions(
+        tmp_path, train, "How much did the government want the tobacco companies to pay?", []
+    )
     plain = written_groups(path, data)
     groups = mine_written(plain + plain, data, tmp_path / "work", per_question=2)  # a file given twice
     texts = [(data / "bbc" / name).read_text(encoding="utf-8") for name in train]
