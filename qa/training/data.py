@@ -52,6 +52,24 @@ class Group:
     def from_json(cls, row: dict) -> Group:
         return cls(row["q"], row["s"], row["y"], row["o"], row.get("a"))
 
+    def copy(self) -> Group:
+        """A group with lists of its own: growing the copy leaves this one as it was."""
+        return Group(self.question, list(self.sentences), list(self.labels), self.origin, self.answer)
+
+
+def write_groups(path: Path, groups: list[Group]) -> None:
+    """Groups as JSON lines, written beside `path` and renamed over it: a crash leaves no half file."""
+    tmp = path.with_suffix(".tmp")
+    with open(tmp, "w", encoding="utf-8") as fh:
+        for g in groups:
+            fh.write(json.dumps(g.to_json(), ensure_ascii=False) + "\n")
+    tmp.rename(path)
+
+
+def read_groups(path: Path) -> list[Group]:
+    with open(path, encoding="utf-8") as fh:
+        return [Group.from_json(json.loads(line)) for line in fh]
+
 
 def _stem_set(text: str) -> set[str]:
     return set(stems([normalise(w) for w in content_words(text)]))

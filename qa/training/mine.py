@@ -23,14 +23,22 @@ SQuAD 2.0 dev half A, the evaluation set, is never read here.
 
 from __future__ import annotations
 
-import json
 import random
 from pathlib import Path
 
 from tqdm import tqdm
 
 from ..evaluation.runner import write_paragraph
-from .data import SPLIT_FILE, UNANSWERABLE_FILE, Group, merge_unanswerable, squad_articles, squad_groups
+from .data import (
+    SPLIT_FILE,
+    UNANSWERABLE_FILE,
+    Group,
+    merge_unanswerable,
+    read_groups,
+    squad_articles,
+    squad_groups,
+    write_groups,
+)
 
 
 def write_corpus(articles: list[dict], chosen: list[int], corpus: Path) -> None:
@@ -55,8 +63,7 @@ def mine(
     highest. Cached in `work/mined.jsonl`; the index in `work/mine-index` is reused."""
     done = work / "mined.jsonl"
     if done.exists():
-        with open(done, encoding="utf-8") as fh:
-            return [Group.from_json(json.loads(line)) for line in fh]
+        return read_groups(done)
     all_articles = squad_articles(Path(data_dir) / "squad1.1-train.json")
     merge_unanswerable(all_articles, Path(data_dir) / UNANSWERABLE_FILE)
     rng = random.Random(seed + 1)  # another stream than stage one's: its draws stay as they were
@@ -68,7 +75,7 @@ def mine(
         if not any(g.labels):
             g.origin = "squad2-train-unanswerable-mined"
     _add_candidates(groups, corpus, work / "mine-index", per_question)
-    _write_groups(done, groups)
+    write_groups(done, groups)
     return groups
 
 
@@ -77,8 +84,7 @@ def mine_written(groups: list[Group], data_dir: Path, work: Path, per_question: 
     negatives: qa's best candidates over the BBC train split. Cached in `work/written-mined.jsonl`."""
     done = work / "written-mined.jsonl"
     if done.exists():
-        with open(done, encoding="utf-8") as fh:
-            return [Group.from_json(json.loads(line)) for line in fh]
+        return read_groups(done)
     data_dir = Path(data_dir)
     corpus = work / "written-corpus"
     for name in (data_dir / SPLIT_FILE).read_text(encoding="utf-8").split():
@@ -88,16 +94,12 @@ def mine_written(groups: list[Group], data_dir: Path, work: Path, per_question: 
             target.write_bytes((data_dir / "bbc" / name).read_bytes())
     # A file given twice (--written F --written F) is mined once; both copies get the
     # negatives. Mined on copies: the caller's groups stay as they were.
-    unique = [_copy(g) for g in {g.question: g for g in groups}.values()]
+    unique = [g.copy() for g in {g.question: g for g in groups}.values()]
     _add_candidates(unique, corpus, work / "written-index", per_question)
     mined = {g.question: g for g in unique}
-    groups = [_copy(mined[g.question]) for g in groups]
-    _write_groups(done, groups)
+    groups = [mined[g.question].copy() for g in groups]
+    write_groups(done, groups)
     return groups
-
-
-def _copy(g: Group) -> Group:
-    return Group(g.question, list(g.sentences), list(g.labels), g.origin, g.answer)
 
 
 def _add_candidates(groups: list[Group], corpus: Path, index: Path, per_question: int) -> None:
@@ -138,11 +140,3 @@ def _add_candidates(groups: list[Group], corpus: Path, index: Path, per_question
                 g.labels.append(0)
                 have.add(c.text)
                 added += 1
-
-
-def _write_groups(path: Path, groups: list[Group]) -> None:
-    tmp = path.with_suffix(".tmp")
-    with open(tmp, "w", encoding="utf-8") as fh:
-        for g in groups:
-            fh.write(json.dumps(g.to_json(), ensure_ascii=False) + "\n")
-    tmp.rename(path)

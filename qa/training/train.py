@@ -106,10 +106,10 @@ def train(cfg: TrainConfig) -> Path:
                 written = mine_written(written, Path(cfg.data_dir), work, cfg.mined_negatives)
             groups += written
             random.Random(cfg.seed).shuffle(groups)
-        _write_jsonl(val_file, [g.to_json() for g in validation])
-        _write_jsonl(groups_file, [g.to_json() for g in groups])  # last: its presence means both are whole
-    groups = [reader_data.Group.from_json(r) for r in _read_jsonl(groups_file)]
-    validation = [reader_data.Group.from_json(r) for r in _read_jsonl(val_file)]
+        reader_data.write_groups(val_file, validation)
+        reader_data.write_groups(groups_file, groups)  # last: its presence means both are whole
+    groups = reader_data.read_groups(groups_file)
+    validation = reader_data.read_groups(val_file)
     if cfg.groups:
         groups = groups[: cfg.groups]
     print(f"{len(groups):,} questions prepared; validation {len(validation):,} questions", flush=True)
@@ -271,19 +271,6 @@ def _checkpoint(model, tokenizer, optimizer, schedule, ckpt: Path, state_file: P
     tmp.rename(ckpt)
     state_file.write_text(json.dumps({"step": step, "seconds": round(seconds, 1)}))
     shutil.rmtree(old, ignore_errors=True)
-
-
-def _write_jsonl(path: Path, rows: list[dict]) -> None:
-    tmp = path.with_suffix(".tmp")
-    with open(tmp, "w", encoding="utf-8") as fh:
-        for r in rows:
-            fh.write(json.dumps(r, ensure_ascii=False) + "\n")
-    tmp.rename(path)
-
-
-def _read_jsonl(path: Path) -> list[dict]:
-    with open(path, encoding="utf-8") as fh:
-        return [json.loads(line) for line in fh]
 
 
 def main(argv: list[str] | None = None) -> None:
