@@ -186,7 +186,7 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--suite",
         action="append",
-        help="run only these suites (squad2; seed-heldout, seed-heldout2 … seed-heldout6; bbc-heldout, bbc-heldout2 … bbc-heldout6; bbc-dev, bbc-written-dev)",
+        help="run only these suites (squad2; seed-heldout, seed-heldout2 … seed-heldout7; bbc-heldout, bbc-heldout2 … bbc-heldout7; bbc-dev, bbc-written-dev)",
     )
     p.add_argument("--limit", type=_at_least(1), default=None, help="questions per suite, sampled (quick runs)")
     p.add_argument("--reader", default=d.reader, metavar="READER", help=READER_HELP)

@@ -289,8 +289,9 @@ def default_suites(
     # answerer after it was measured; the second ("2") was written before that work,
     # the third ("3") before the reader was tuned, the fourth ("4") before Reader v2 was,
     # the fifth ("5") before its refusal model was refitted (fifteenth session), the
-    # sixth ("6") before the in-domain training stage (sixteenth session).
-    for suffix in ("", "2", "3", "4", "5", "6"):
+    # sixth ("6") before the in-domain training stage (sixteenth session), the seventh
+    # ("7") before the span head's "no answer" stage was calibrated (twentieth session).
+    for suffix in ("", "2", "3", "4", "5", "6", "7"):
         seed_q = questions / f"seed_heldout{suffix}.json"
         if seed_q.exists():
             suites.append(
@@ -300,7 +301,7 @@ def default_suites(
     # bbc-dev is for tuning (written after both held-out rounds, may be studied);
     # bbc-written-dev too: written like the training questions, over train-split articles
     # that training does not read, so in-domain stages are decided on it.
-    held = ("bbc-heldout", "bbc-heldout2", "bbc-heldout3", "bbc-heldout4", "bbc-heldout5", "bbc-heldout6")
+    held = tuple(f"bbc-heldout{suffix}" for suffix in ("", "2", "3", "4", "5", "6", "7"))
     for name in (*held, "bbc-dev", "bbc-written-dev"):
         bbc_q = questions / f"{name.replace('-', '_')}.json"
         if bbc.exists() and bbc_q.exists():
