@@ -143,7 +143,29 @@ def test_best_span_picks_the_likeliest_start_and_end_in_the_sentence():
     end = np.array([9, 9, 0, 0, 1, 6, 9], dtype=np.float32)
     span = best_span(start, end, 2, offsets)
     assert (span.start, span.end) == (4, 20) and 0.5 < span.confidence <= 1  # "quick brown foxes"
+    assert span.gap is None  # a head not trained with "no answer" says nothing about it
     assert best_span(start, end, 2, []) is None
+    # Trained with "no answer", the head's [CLS] logits (9 + 9) beat the span's (5 + 6): no answer here.
+    assert best_span(start, end, 2, offsets, null=True).gap == pytest.approx(-7.0)
+    start[0] = end[0] = 1.0
+    assert best_span(start, end, 2, offsets, null=True).gap == pytest.approx(9.0)
+
+
+def test_with_span_null_every_sentence_that_does_not_answer_points_at_cls():
+    from tokenizers import Tokenizer
+
+    from qa.answering.reader.pairs import PairEncoder, pad
+    from qa.training.data import Group
+    from qa.training.train import _span_targets
+
+    encoder = PairEncoder(Tokenizer.from_file(str(PACKAGED / DEFAULT_READER / "tokenizer.json")), 64, 24)
+    g = Group("Who founded TI?", ["TI was founded by Cecil Green.", "It is big."], [1, 0], "squad", "Cecil Green")
+    pairs = pad(encoder.pieces(g.question, g.sentences), encoder.pad)
+    plain, null = _span_targets(pairs, [g]), _span_targets(pairs, [g], null=True)
+    assert plain[0][1] == plain[1][1] == -100 and null[0][1] == null[1][1] == 0  # the negative: [CLS]
+    assert plain[0][0] == null[0][0] > 0 and plain[1][0] == null[1][0] >= null[0][0]  # the answer is unchanged
+    answer = pairs.input_ids[0][null[0][0] : null[1][0] + 1]
+    assert encoder.tok.decode(answer.tolist()) == "cecil green"
 
 
 @pytest.mark.slow
@@ -151,7 +173,9 @@ def test_training_a_few_steps_exports_a_reader_that_qa_loads(tmp_path):
     """The real training script on a miniature of the data: pairs, steps, checkpoint, ONNX, card."""
     out = tmp_path / "reader"
     cmd = [sys.executable, "-m", "qa", "reader", "train", "--data", str(DATA / "reader"), "--out", str(out)]
-    run = subprocess.run([*cmd, "--groups", "8", "--batch", "4"], cwd=ROOT, capture_output=True, text=True, timeout=600)
+    run = subprocess.run(
+        [*cmd, "--groups", "8", "--batch", "4", "--span-null"], cwd=ROOT, capture_output=True, text=True, timeout=600
+    )
     assert run.returncode == 0, run.stderr[-2000:]
     model = out / "model"
     info = json.loads((model / "reader.json").read_text(encoding="utf-8"))
@@ -160,10 +184,13 @@ def test_training_a_few_steps_exports_a_reader_that_qa_loads(tmp_path):
     assert "CC BY-SA 4.0" in (model / "card.md").read_text(encoding="utf-8")
     reader = load_reader(str(model))
     assert isinstance(reader, OnnxReader) and reader.score("Who?", ["Smith did.", "No."]).shape == (2,)
+    # Trained with --span-null, its span head also says whether each sentence holds an answer.
+    assert info["span_null"] and reader.span_null
+    assert all(s is not None and np.isfinite(s.gap) for s in reader.read("Who?", ["Smith did.", "No."]).spans)
 
     # Resumable: the same command again finds the finished checkpoint and only exports.
     again = subprocess.run(
-        [*cmd, "--groups", "8", "--batch", "4"], cwd=ROOT, capture_output=True, text=True, timeout=600
+        [*cmd, "--groups", "8", "--batch", "4", "--span-null"], cwd=ROOT, capture_output=True, text=True, timeout=600
     )
     assert again.returncode == 0 and "resuming at step 2 of 2" in again.stdout
 
@@ -366,3 +393,6 @@ def test_the_card_of_a_later_stage_says_what_it_continued_from_and_added():
     assert "qa's own best candidates" not in later
     info["config"] = {**info["config"], "mine_written": True, "mined_negatives": 4}
     assert "up to 4 more negatives, qa's own best candidates" in model_card(info)
+    assert "no answer" not in later
+    info["config"] = {**info["config"], "span_null": True}
+    assert 'with "no answer": every sentence that does not answer points the span head at [CLS]' in model_card(info)

@@ -148,6 +148,8 @@ class Answerer:
             span = reading.spans[i]
             if span is not None and span.end > span.start:
                 c.span = (c.start + span.start, c.start + span.end, span.confidence)
+            if span is not None and span.gap is not None:
+                c.span_gap = sigmoid(span.gap)
             c.score = self.scoring.score(c)
         candidates.sort(key=lambda c: -c.score)
         return candidates

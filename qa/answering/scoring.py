@@ -104,6 +104,9 @@ class ScoredSentence:
     """The reader's probability that the sentence answers (0 when no reader ran)."""
     span: tuple[int, int, float] | None = None
     """The reader's short answer in the sentence: document offsets and confidence (None: no span head)."""
+    span_gap: float = 0.0
+    """For a span head trained with "no answer": the probability it finds an answer in the
+    sentence at all, σ(its best span's logits over the [CLS] piece's); 0 otherwise."""
 
 
 _YES_NO = re.compile(

@@ -19,6 +19,7 @@ class TrainConfig:
     max_length: int = 64
     max_question: int = 24
     span_weight: float = 0.5
+    span_null: bool = False  # the span head also learns "no answer here" (the [CLS] piece) on every other pair
     seed: int = 0
     threads: int = 2
     save_every: int = 200

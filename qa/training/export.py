@@ -55,6 +55,7 @@ def export(model, tokenizer, cfg: TrainConfig, out: Path, validation, facts: dic
         "max_question": cfg.max_question,
         "window": True,
         "span": True,
+        "span_null": cfg.span_null,
         "base": BASE_MODEL,
     }
     metrics = {}
@@ -156,6 +157,12 @@ def model_card(info: dict) -> str:
             " reader) over an index of the BBC train split"
         )
     bbc = "only the written questions' train-split BBC articles" if files else "any BBC article"
+    null = (
+        ' (with "no answer": every sentence that does not answer points the span head at [CLS],'
+        ' the short answers and the "none"s weighing half each)'
+        if c.get("span_null")
+        else ""
+    )
     return f"""# {info["name"]} v{info["version"]}
 
 qa's reader: a cross-encoder that reads a question with one sentence and says whether the
@@ -184,7 +191,7 @@ onnxruntime: answering never imports PyTorch.
   {bbc}.
 - One pass, {t["steps"]:,} steps of {c["batch_groups"]} questions, AdamW lr {c["lr"]}, warm-up
   {c["warmup"]:.0%} then linear decay, seed {c["seed"]}; loss: binary cross-entropy on every pair
-  + a softmax over each question's sentences + {c["span_weight"]} × the span cross-entropy.
+  + a softmax over each question's sentences + {c["span_weight"]} × the span cross-entropy{null}.
   {t["train_seconds"] / 60:.0f} minutes (wall) on {c["threads"]} CPU threads.
 - Reproduce: `make reader` (`qa reader train`); see docs/reader.md.
 

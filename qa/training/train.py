@@ -37,12 +37,15 @@ from .export import BASE_MODEL, export
 from .net import is_checkpoint, reader_net, save_net
 
 
-def _span_targets(pairs, groups) -> tuple[list[int], list[int]]:
-    """Row positions of the first and last piece of each pair's short answer (-100: none)."""
+def _span_targets(pairs, groups, null: bool = False) -> tuple[list[int], list[int]]:
+    """Row positions of the first and last piece of each pair's short answer (-100: none).
+    With `null`, a sentence that does not answer points at the [CLS] piece (position 0), as
+    SQuAD 2.0 readers learn "no answer": the span head's best span against that piece is then
+    a second judgement of whether the sentence answers, made word by word."""
     starts, ends, row = [], [], 0
     for g in groups:
         for k, sentence in enumerate(g.sentences):
-            s = e = -100
+            s = e = 0 if null and g.labels[k] == 0 else -100
             if k == 0 and g.answer and g.labels[0] == 1:
                 at = sentence.find(g.answer)
                 if at >= 0:
@@ -160,14 +163,21 @@ def train(cfg: TrainConfig) -> Path:
             at += n
         if listwise:
             loss = loss + torch.stack(listwise).mean()
-        starts, ends = _span_targets(pairs, batch)
+        starts, ends = _span_targets(pairs, batch, cfg.span_null)
         if any(x >= 0 for x in starts):
-            # Only the sentence's own pieces may hold the answer.
+            # Only the sentence's own pieces may hold the answer (and [CLS], "none", with span_null).
             outside = t["token_type_ids"] == 0
+            if cfg.span_null:
+                outside[:, 0] = False
             outside |= t["attention_mask"] == 0
             sl = start_logits.masked_fill(outside, -1e4)
             el = end_logits.masked_fill(outside, -1e4)
-            span_loss = (span_ce(sl, torch.tensor(starts)) + span_ce(el, torch.tensor(ends))) / 2
+            st, en = torch.tensor(starts), torch.tensor(ends)
+            span_loss = (span_ce(sl, st) + span_ce(el, en)) / 2
+            if cfg.span_null and (st > 0).any():
+                # The few short answers weigh as much as the many "none"s.
+                answer = st > 0
+                span_loss = (span_loss + (span_ce(sl[answer], st[answer]) + span_ce(el[answer], en[answer])) / 2) / 2
             loss = loss + cfg.span_weight * span_loss
         loss.backward()
         torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
@@ -334,6 +344,11 @@ def main(argv: list[str] | None = None) -> None:
         default=[],
         metavar="FILE",
         help="also train on questions written over train-split BBC articles (e.g. bench/questions/bbc_train_a.json; repeatable)",
+    )
+    p.add_argument(
+        "--span-null",
+        action="store_true",
+        help="the span head also learns 'no answer' ([CLS]) on the sentences that do not answer",
     )
     p.add_argument("--seed", type=int, default=d.seed)
     p.add_argument("--threads", type=int, default=d.threads)

@@ -37,6 +37,8 @@ class OnnxReader:
         self.session = cpu_session(folder / MODEL_FILE)
         self._inputs = {i.name for i in self.session.get_inputs()}
         self.has_spans = len(self.session.get_outputs()) >= 3
+        # A head trained with "no answer" also says whether a sentence holds an answer at all.
+        self.span_null = self.has_spans and bool(self.info.get("span_null"))
 
     def score(self, question: str, sentences: Sequence[str]) -> np.ndarray:
         """One logit per sentence: higher means it answers the question."""
@@ -57,5 +59,5 @@ class OnnxReader:
             logits[rows] = np.asarray(out[0], dtype=np.float32).reshape(-1)
             if self.has_spans:
                 for k, i in enumerate(rows):
-                    spans[i] = best_span(out[1][k], out[2][k], pairs.first[k], pairs.offsets[k])
+                    spans[i] = best_span(out[1][k], out[2][k], pairs.first[k], pairs.offsets[k], null=self.span_null)
         return Reading(logits, spans)

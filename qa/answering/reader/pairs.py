@@ -149,12 +149,21 @@ class Span:
     end: int
     confidence: float
     """P(start) * P(end) under the head's softmax over the sentence's pieces."""
+    gap: float | None = None
+    """For a head trained with "no answer" (`span_null`): the span's start + end logit over the
+    [CLS] piece's. Above 0, the head finds an answer in the sentence; None for other heads."""
 
 
 def best_span(
-    start_logits: np.ndarray, end_logits: np.ndarray, first: int, offsets: list[tuple[int, int]], max_pieces: int = 24
+    start_logits: np.ndarray,
+    end_logits: np.ndarray,
+    first: int,
+    offsets: list[tuple[int, int]],
+    max_pieces: int = 24,
+    null: bool = False,
 ) -> Span | None:
-    """The most likely answer span among one pair's sentence pieces (at most `max_pieces` long)."""
+    """The most likely answer span among one pair's sentence pieces (at most `max_pieces` long);
+    with `null`, also its `gap` over "no answer" (the [CLS] piece, position 0 of the row)."""
     n = len(offsets)
     if n == 0:
         return None
@@ -166,7 +175,9 @@ def best_span(
     pe /= pe.sum()
     joint = np.triu(np.outer(ps, pe)) - np.triu(np.outer(ps, pe), k=max_pieces)
     i, j = np.unravel_index(int(np.argmax(joint)), joint.shape)
-    return Span(offsets[i][0], offsets[j][1], float(joint[i, j]))
+    # The pick maximises P(start)·P(end), so also start + end logit: the SQuAD 2.0 comparison.
+    gap = float(s[i] + e[j] - start_logits[0] - end_logits[0]) if null else None
+    return Span(offsets[i][0], offsets[j][1], float(joint[i, j]), gap)
 
 
 @dataclass
