@@ -273,6 +273,16 @@ class Suite:
     """Suites over the same corpus share an index (default: the suite's name)."""
 
 
+# Seven rounds of held-out questions: the first was studied while improving the
+# answerer after it was measured; the second ("2") was written before that work,
+# the third ("3") before the reader was tuned, the fourth ("4") before Reader v2 was,
+# the fifth ("5") before its refusal model was refitted (fifteenth session), the
+# sixth ("6") before the in-domain training stage (sixteenth session), the seventh
+# ("7") before the span head's "no answer" stage was calibrated (twentieth session).
+HELD_OUT_ROUNDS = ("", "2", "3", "4", "5", "6", "7")
+"""The suffixes of the held-out question files: `seed_heldout{suffix}.json`, `bbc_heldout{suffix}.json`."""
+
+
 def default_suites(
     shared: Path, root: Path, work: Path, squad: Path | None = None, bbc: Path | None = None
 ) -> list[Suite]:
@@ -285,13 +295,7 @@ def default_suites(
         corpus = work / "squad-corpus"
         suites.append(Suite("squad2", corpus, squad_to_corpus(squad, corpus)))
     questions = root / "bench" / "questions"
-    # Six rounds of held-out questions: the first was studied while improving the
-    # answerer after it was measured; the second ("2") was written before that work,
-    # the third ("3") before the reader was tuned, the fourth ("4") before Reader v2 was,
-    # the fifth ("5") before its refusal model was refitted (fifteenth session), the
-    # sixth ("6") before the in-domain training stage (sixteenth session), the seventh
-    # ("7") before the span head's "no answer" stage was calibrated (twentieth session).
-    for suffix in ("", "2", "3", "4", "5", "6", "7"):
+    for suffix in HELD_OUT_ROUNDS:
         seed_q = questions / f"seed_heldout{suffix}.json"
         if seed_q.exists():
             suites.append(
@@ -301,7 +305,7 @@ def default_suites(
     # bbc-dev is for tuning (written after both held-out rounds, may be studied);
     # bbc-written-dev too: written like the training questions, over train-split articles
     # that training does not read, so in-domain stages are decided on it.
-    held = tuple(f"bbc-heldout{suffix}" for suffix in ("", "2", "3", "4", "5", "6", "7"))
+    held = tuple(f"bbc-heldout{suffix}" for suffix in HELD_OUT_ROUNDS)
     for name in (*held, "bbc-dev", "bbc-written-dev"):
         bbc_q = questions / f"{name.replace('-', '_')}.json"
         if bbc.exists() and bbc_q.exists():

@@ -159,7 +159,8 @@ def model_card(info: dict) -> str:
     bbc = "only the written questions' train-split BBC articles" if files else "any BBC article"
     null = (
         ' (with "no answer": every sentence that does not answer points the span head at [CLS],'
-        ' the short answers and the "none"s weighing half each)'
+        ' the span loss averaged with its mean over the short answers alone, so the many "none"s'
+        " do not drown them)"
         if c.get("span_null")
         else ""
     )

@@ -175,7 +175,7 @@ def train(cfg: TrainConfig) -> Path:
             st, en = torch.tensor(starts), torch.tensor(ends)
             span_loss = (span_ce(sl, st) + span_ce(el, en)) / 2
             if cfg.span_null and (st > 0).any():
-                # The few short answers weigh as much as the many "none"s.
+                # Averaged with the short answers' own mean: the many "none"s would drown them.
                 answer = st > 0
                 span_loss = (span_loss + (span_ce(sl[answer], st[answer]) + span_ce(el[answer], en[answer])) / 2) / 2
             loss = loss + cfg.span_weight * span_loss
