@@ -217,6 +217,13 @@ def test_chat_in_a_real_browser(server, tmp_path):
             page.wait_for_timeout(500)
             page.screenshot(path=str(artifacts / "chat.png"), full_page=True)
 
+            # The short answer is bold inside its quote in the chat bubble, as the browser shows it.
+            box.fill("When did Russia announce the deployment on the Kuril Islands?")
+            box.press("Enter")
+            bold = page.locator("#qa-chat strong", has_text="Mar. 25").first
+            bold.wait_for(timeout=30_000)
+            assert bold.inner_text() == "Mar. 25"
+
             # An answer quoting HTML from an article shows it as text and runs nothing.
             box.fill("Who built the oldest tide clock in Scotland?")
             box.press("Enter")
