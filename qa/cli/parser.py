@@ -7,6 +7,7 @@ import argparse
 from pathlib import Path
 
 from ..config import Settings
+from ..evaluation.runner import HELD_OUT_ROUNDS
 from .commands import (
     cmd_ask,
     cmd_eval,
@@ -183,10 +184,12 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--bbc", type=Path, default=None, help="BBC articles folder (default: ../shared/data/bbc)")
     p.add_argument("--shared", type=Path, default=Path("../shared"), help="where the shared data lives")
     p.add_argument("--work", type=Path, default=Path("bench/results/eval"), help="cache for the evaluation indexes")
+    last = HELD_OUT_ROUNDS[-1]  # the help lists the rounds the runner knows, not a copy of them
     p.add_argument(
         "--suite",
         action="append",
-        help="run only these suites (squad2; seed-heldout, seed-heldout2 … seed-heldout7; bbc-heldout, bbc-heldout2 … bbc-heldout7; bbc-dev, bbc-written-dev)",
+        help=f"run only these suites (squad2; seed-heldout, seed-heldout2 … seed-heldout{last}; "
+        f"bbc-heldout, bbc-heldout2 … bbc-heldout{last}; bbc-dev, bbc-written-dev)",
     )
     p.add_argument("--limit", type=_at_least(1), default=None, help="questions per suite, sampled (quick runs)")
     p.add_argument("--reader", default=d.reader, metavar="READER", help=READER_HELP)
