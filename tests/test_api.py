@@ -58,7 +58,9 @@ def test_ask_answers_with_the_verbatim_quote_of_qa_ask_json(open_server):
 
 
 def test_the_short_answer_comes_through_the_api_verbatim_inside_its_quote(open_server):
-    answer = _api(open_server, "/api/ask", json={"question": "When did Russia announce the deployment on the Kuril Islands?"}).json()
+    answer = _api(
+        open_server, "/api/ask", json={"question": "When did Russia announce the deployment on the Kuril Islands?"}
+    ).json()
     short, first = answer["short_answer"], answer["citations"][0]
     text = (open_server["corpus"] / SEED_SOURCE).read_text(encoding="utf-8")
     assert short["text"] == "Mar. 25" and text[short["start"] : short["end"]] == short["text"]
