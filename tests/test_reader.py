@@ -396,3 +396,50 @@ def test_the_card_of_a_later_stage_says_what_it_continued_from_and_added():
     assert "no answer" not in later
     info["config"] = {**info["config"], "span_null": True}
     assert 'with "no answer": every sentence that does not answer points the span head at [CLS]' in model_card(info)
+    assert "near-misses made from" not in model_card(info)
+    info["config"] = {**info["config"], "swaps": 0.5}
+    assert "near-misses made from 50% of the answerable questions above: one name or number" in model_card(info)
+
+
+def test_a_swapped_name_turns_an_answer_into_a_near_miss():
+    import random
+
+    from qa.training.data import Group
+    from qa.training.swaps import swapped, swapped_groups
+
+    answer = "Tickets for the V festival go on sale on Friday 11 March."
+    other = "The Queen tour opens in Cardiff in 2005."
+    g = Group(
+        "When will tickets for the V festival go on sale?",
+        [answer, other, "It sold out."],
+        [1, 0, 0],
+        "bbc-written",
+        "Friday 11 March",
+    )
+    near = swapped(g, random.Random(0))
+    # Only "V" is shared with the answer and is not the short answer; a name of the same kind replaces it.
+    assert near.question in (
+        "When will tickets for the Queen festival go on sale?",
+        "When will tickets for the Cardiff festival go on sale?",
+    )
+    # The old answer is now a negative; the sentence holding the new name might answer, so it is gone.
+    assert near.sentences == [answer, "It sold out."] and near.labels == [0, 0] and near.answer is None
+    assert near.origin == "bbc-written-swapped"
+    # A year is swapped only for a year, never for a count or a name.
+    year = Group(
+        "What happened in 1999?", ["In 1999 the bank failed.", "It had 300 staff and Smith in 2004."], [1, 0], "squad"
+    )
+    assert swapped(year, random.Random(0)).question == "What happened in 2004?"
+    # Nothing to swap: an unanswerable question, a question sharing no name with its answer,
+    # a name found nowhere else in the group, or only the short answer itself.
+    assert swapped(Group("Who?", ["Smith did."], [0], "squad"), random.Random(0)) is None
+    assert swapped(Group("who won?", ["smith won.", "Jones lost."], [1, 0], "squad"), random.Random(0)) is None
+    assert (
+        swapped(Group("What did Smith win?", ["Smith won the cup.", "It rained."], [1, 0], "squad"), random.Random(0))
+        is None
+    )
+    assert (
+        swapped(Group("Did Smith win?", ["Yes, Smith won.", "Jones lost."], [1, 0], "squad", "Smith"), random.Random(0))
+        is None
+    )
+    assert len(swapped_groups([g] * 10, 0.5, seed=1)) == len(swapped_groups([g] * 10, 0.5, seed=1)) < 10

@@ -30,3 +30,4 @@ class TrainConfig:
     mined_negatives: int = 4  # negatives qa's own ranking adds to each mined group
     mine_written: bool = False  # also mine qa's own candidates over the BBC train split for the written questions
     written: tuple[str, ...] = ()  # files of questions written over train-split BBC articles (data.written_groups)
+    swaps: float = 0.0  # share of answerable groups that also give a near-miss with one name swapped (swaps.py)

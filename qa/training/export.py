@@ -156,6 +156,12 @@ def model_card(info: dict) -> str:
             f"; each with up to {c['mined_negatives']} more negatives, qa's own best candidates (no"
             " reader) over an index of the BBC train split"
         )
+    if c.get("swaps"):
+        written += (
+            f"\n  - near-misses made from {c['swaps']:.0%} of the answerable questions above: one name or number"
+            " the question shares with its answer sentence swapped for another of the same kind from the"
+            " group's other sentences, the answer sentence then a negative (qa/training/swaps.py)"
+        )
     bbc = "only the written questions' train-split BBC articles" if files else "any BBC article"
     null = (
         ' (with "no answer": every sentence that does not answer points the span head at [CLS],'

@@ -109,6 +109,12 @@ def train(cfg: TrainConfig) -> Path:
                 written = mine_written(written, Path(cfg.data_dir), work, cfg.mined_negatives)
             groups += written
             random.Random(cfg.seed).shuffle(groups)
+        if cfg.swaps:
+            from .swaps import swapped_groups
+
+            # Near-misses of the answerable questions: one name swapped, the answer kept as a negative.
+            groups += swapped_groups(groups, cfg.swaps, cfg.seed)
+            random.Random(cfg.seed).shuffle(groups)
         reader_data.write_groups(val_file, validation)
         reader_data.write_groups(groups_file, groups)  # last: its presence means both are whole
     groups = reader_data.read_groups(groups_file)
@@ -349,6 +355,14 @@ def main(argv: list[str] | None = None) -> None:
         "--span-null",
         action="store_true",
         help="the span head also learns 'no answer' ([CLS]) on the sentences that do not answer",
+    )
+    p.add_argument(
+        "--swaps",
+        type=float,
+        default=d.swaps,
+        metavar="SHARE",
+        help="also make a near-miss from this share of the answerable questions by swapping one name or number "
+        "for another of the same story's (default: off)",
     )
     p.add_argument("--seed", type=int, default=d.seed)
     p.add_argument("--threads", type=int, default=d.threads)
