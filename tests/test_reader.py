@@ -174,14 +174,21 @@ def test_training_a_few_steps_exports_a_reader_that_qa_loads(tmp_path):
     out = tmp_path / "reader"
     cmd = [sys.executable, "-m", "qa", "reader", "train", "--data", str(DATA / "reader"), "--out", str(out)]
     run = subprocess.run(
-        [*cmd, "--groups", "8", "--batch", "4", "--span-null"], cwd=ROOT, capture_output=True, text=True, timeout=600
+        [*cmd, "--groups", "8", "--batch", "4", "--span-null", "--swaps", "1"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=600,
     )
     assert run.returncode == 0, run.stderr[-2000:]
     model = out / "model"
     info = json.loads((model / "reader.json").read_text(encoding="utf-8"))
     assert info["training"]["steps"] == 2 and info["weights"] in ("int8", "fp32")
     assert set(info["validation"]["int8"]) == {"squad2-dev-b-held", "trecqa-test"}
-    assert "CC BY-SA 4.0" in (model / "card.md").read_text(encoding="utf-8")
+    card = (model / "card.md").read_text(encoding="utf-8")
+    assert "CC BY-SA 4.0" in card and "near-misses made from 100% of the answerable questions" in card
+    groups = [json.loads(line) for line in (out / "work" / "groups.jsonl").read_text(encoding="utf-8").splitlines()]
+    assert any(g["o"].endswith("-swapped") and not any(g["y"]) for g in groups)
     reader = load_reader(str(model))
     assert isinstance(reader, OnnxReader) and reader.score("Who?", ["Smith did.", "No."]).shape == (2,)
     # Trained with --span-null, its span head also says whether each sentence holds an answer.
@@ -190,7 +197,11 @@ def test_training_a_few_steps_exports_a_reader_that_qa_loads(tmp_path):
 
     # Resumable: the same command again finds the finished checkpoint and only exports.
     again = subprocess.run(
-        [*cmd, "--groups", "8", "--batch", "4", "--span-null"], cwd=ROOT, capture_output=True, text=True, timeout=600
+        [*cmd, "--groups", "8", "--batch", "4", "--span-null", "--swaps", "1"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=600,
     )
     assert again.returncode == 0 and "resuming at step 2 of 2" in again.stdout
 

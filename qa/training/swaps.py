@@ -3,9 +3,9 @@
 The near-misses qa still passes as answers look like this: "When will tickets for the Queen
 tour go on sale?" against "Tickets for the V festival go on sale on Friday 11 March." The
 sentence holds everything the question asks for, of the right kind, but about something
-else. Such pairs are rare in the data: a SQuAD 2.0 writer changes a word or a negation,
-and a restating negative lacks the answer altogether. Swapping makes them from every
-answerable group: a name (a run of capitalised words) or a number that the question shares
+else. The training data holds few such pairs: some of SQuAD 2.0's unanswerable questions
+swap an entity, but most restating negatives lack an answer of any kind. Swapping makes
+them from any answerable group: a name (a run of capitalised words) or a number that the question shares
 with its answering sentence is replaced by another name or number of the same kind taken
 from the group's other sentences (the same story: a near-miss a reader would write), and
 the answering sentence becomes a negative of the new question. Sentences that hold the

@@ -364,6 +364,11 @@ def main(argv: list[str] | None = None) -> None:
         help="also make a near-miss from this share of the answerable questions by swapping one name or number "
         "for another of the same story's (default: off)",
     )
+    p.add_argument(
+        "--version",
+        default=d.version,
+        help="the exported reader's version, in reader.json and the card (default: %(default)s)",
+    )
     p.add_argument("--seed", type=int, default=d.seed)
     p.add_argument("--threads", type=int, default=d.threads)
     p.add_argument("--save-every", type=int, default=d.save_every)
