@@ -173,13 +173,12 @@ def test_training_a_few_steps_exports_a_reader_that_qa_loads(tmp_path):
     """The real training script on a miniature of the data: pairs, steps, checkpoint, ONNX, card."""
     out = tmp_path / "reader"
     cmd = [sys.executable, "-m", "qa", "reader", "train", "--data", str(DATA / "reader"), "--out", str(out)]
-    run = subprocess.run(
-        [*cmd, "--groups", "8", "--batch", "4", "--span-null", "--swaps", "1"],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=600,
-    )
+    cmd += ["--groups", "8", "--batch", "4", "--span-null", "--swaps", "1"]
+
+    def train():
+        return subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, timeout=600)
+
+    run = train()
     assert run.returncode == 0, run.stderr[-2000:]
     model = out / "model"
     info = json.loads((model / "reader.json").read_text(encoding="utf-8"))
@@ -196,13 +195,7 @@ def test_training_a_few_steps_exports_a_reader_that_qa_loads(tmp_path):
     assert all(s is not None and np.isfinite(s.gap) for s in reader.read("Who?", ["Smith did.", "No."]).spans)
 
     # Resumable: the same command again finds the finished checkpoint and only exports.
-    again = subprocess.run(
-        [*cmd, "--groups", "8", "--batch", "4", "--span-null", "--swaps", "1"],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=600,
-    )
+    again = train()
     assert again.returncode == 0 and "resuming at step 2 of 2" in again.stdout
 
     # The checkpoint is a plain Hugging Face model: as a sentence-transformers CrossEncoder
