@@ -223,6 +223,8 @@ def test_chat_in_a_real_browser(server, tmp_path):
             bold = page.locator("#qa-chat strong", has_text="Mar. 25").first
             bold.wait_for(timeout=30_000)
             assert bold.inner_text() == "Mar. 25"
+            # The chat takes no next question until this answer has finished streaming.
+            page.locator('#qa-sources [data-question^="When did Russia"]').wait_for(timeout=30_000)
 
             # An answer quoting HTML from an article shows it as text and runs nothing.
             box.fill("Who built the oldest tide clock in Scotland?")
