@@ -106,7 +106,8 @@ def validate_groups(reader: OnnxReader, groups) -> dict:
         if any(g.labels):
             top1.append(g.labels[int(np.argmax(scores))] == 1)
             best_pos.append(float(np.max(scores)))
-            span = reading.spans[0] if reading.spans else None
+            # The short answer as qa finds it: the answering sentence read again alone (onnx_reader.span).
+            span = reader.span(g.question, g.sentences[0])
             if g.answer and span is not None:
                 found = g.sentences[0][span.start : span.end]
                 em.append(exact_match(found, [g.answer]))
@@ -162,7 +163,7 @@ def model_card(info: dict) -> str:
             " the question shares with its answer sentence swapped for another of the same kind from the"
             " group's other sentences, the answer sentence then a negative (qa/training/swaps.py)"
         )
-    bbc = "only the written questions' train-split BBC articles" if files else "any BBC article"
+    bbc = "; of BBC, only the written questions' train-split articles" if files else ", nor any BBC article"
     null = (
         ' (with "no answer": every sentence that does not answer points the span head at [CLS],'
         ' the span loss averaged with its mean over the short answers alone, so the many "none"s'
@@ -194,8 +195,8 @@ onnxruntime: answering never imports PyTorch.
   Negatives: the two sentences of the paragraph that share most words with the question
   (three for an unanswerable one) and, for three questions in ten, the sentence of another
   paragraph of the same article that shares most. Span targets: the gold answer text inside
-  the positive sentence. SQuAD 2.0 dev half A, qa's evaluation set, is not used; of BBC,
-  {bbc}.
+  the positive sentence. SQuAD 2.0 dev half A, qa's evaluation set, is not
+  used{bbc}.
 - One pass, {t["steps"]:,} steps of {c["batch_groups"]} questions, AdamW lr {c["lr"]}, warm-up
   {c["warmup"]:.0%} then linear decay, seed {c["seed"]}; loss: binary cross-entropy on every pair
   + a softmax over each question's sentences + {c["span_weight"]} × the span cross-entropy{null}.
@@ -207,7 +208,8 @@ ONNX fp32 and int8 (dynamic quantisation), on SQuAD 2.0 dev half B's last two ar
 (`squad2-dev-b-held`) and TREC-QA test: top-1 = the best-scored sentence answers
 (answerable questions), AUC = the best score ranks answerable above unanswerable questions,
 span EM / F1 = SQuAD's exact match and token F1 of the short answer found in the answering
-sentence.
+sentence, read alone as qa reads it (int8: by the graph computed in float from the int8
+weights, qa/answering/reader/float_inputs.py).
 
 | weights | set | questions | top-1 | AUC | span EM | span F1 |
 |---|---|---|---|---|---|---|
