@@ -101,12 +101,10 @@ class Settings:
     folder, or 'none' (qa's own signals only). docs/reader.md."""
     reader_candidates: int = 16
     """qa's best candidate sentences the reader scores (each costs ~3 ms on 2 cores)."""
-    short_answer_threshold: float = 0.0
+    short_answer_threshold: float = 0.2
     """Show the reader's short answer (bold in the chat, `Answer:` in `qa ask`, `short_answer`
     in JSON) when its span confidence reaches this, the answer carries no caveat, and it lies
-    in the first quote (docs/reader.md). `bench/calibrate_short.py`'s rule (the lowest at which
-    the shown short answers reach F1 0.80 on development questions) gives 0 for the shipped
-    reader: every answer without a caveat shows one."""
+    in the first quote (docs/reader.md)."""
     max_citations: int = 3
     max_quote_chars: int = 400
     citation_margin: float | None = None

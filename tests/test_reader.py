@@ -24,35 +24,6 @@ def test_the_default_reader_ships_with_qa_with_its_card():
     assert is_packaged(DEFAULT_READER) and not is_packaged("none")
 
 
-def test_the_short_answer_is_read_by_the_graph_computed_in_float():
-    # float_inputs.py: the span graph is the int8 one with every product in float, built in memory.
-    import onnx
-
-    from qa.answering.reader.float_inputs import float_inputs
-
-    reader = load_reader(DEFAULT_READER)
-    model = onnx.load(str(PACKAGED / DEFAULT_READER / "model.onnx"))
-    assert float_inputs(model) == 39 and not any(n.op_type == "MatMulInteger" for n in model.graph.node)
-    assert reader.span_session is not None
-    text = SEED.read_text(encoding="utf-8")
-    sentence = text[
-        text.index("Russia announced on Mar. 25") : text.index("end of the year.") + len("end of the year.")
-    ]
-    question = "When did Russia announce the deployment?"
-    span = reader.span(question, sentence)
-    assert sentence[span.start : span.end] == "Mar. 25"
-    # Read alone or beside other sentences, the same pick: nothing quantises its inputs.
-    from qa.answering.reader.pairs import best_span, pad
-
-    others = [s.strip() + "." for s in text.split(". ")[:7]]
-    inputs = {i.name for i in reader.span_session.get_inputs()}
-    pairs = pad(reader.encoder.pieces(question, [sentence, *others]), reader.encoder.pad)
-    out = reader.span_session.run(None, pairs.feed(inputs))
-    beside = best_span(out[1][0], out[2][0], pairs.first[0], pairs.offsets[0])
-    assert (beside.start, beside.end) == (span.start, span.end)
-    assert abs(beside.confidence - span.confidence) < 1e-4
-
-
 def test_the_shipped_reader_prefers_the_sentence_that_answers_to_the_one_that_restates():
     reader = load_reader(DEFAULT_READER)
     text = SEED.read_text(encoding="utf-8")
@@ -222,9 +193,6 @@ def test_training_a_few_steps_exports_a_reader_that_qa_loads(tmp_path):
     # Trained with --span-null, its span head also says whether each sentence holds an answer.
     assert info["span_null"] and reader.span_null
     assert all(s is not None and np.isfinite(s.gap) for s in reader.read("Who?", ["Smith did.", "No."]).spans)
-    # Its short answers are read as the shipped reader's are (float_inputs.py).
-    assert OnnxReader(out / "work" / "int8").span_session is not None
-    assert OnnxReader(out / "work" / "fp32").span_session is None  # already float
 
     # Resumable: the same command again finds the finished checkpoint and only exports.
     again = train()

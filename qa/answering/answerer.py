@@ -82,16 +82,8 @@ class Answerer:
         selection.citations = self._cite(sentences, question)
         selection.uncertain = selection.confidence < caveat
         if best.span is not None and selection.citations:
-            selection.short = (best.source, *self._short(question, best))  # checked against the quote later
+            selection.short = (best.source, *best.span)  # presenting.short_answer checks it against the quote
         return selection
-
-    def _short(self, question: str, best: ScoredSentence) -> tuple[int, int, float]:
-        """The short answer in the sentence quoted first: read again, alone, by the reader's
-        span graph where it has one (float_inputs.py), else the span read with the others."""
-        span = self.reader.span(question, best.text)
-        if span is None or span.end <= span.start:
-            return best.span
-        return best.start + span.start, best.start + span.end, span.confidence
 
     # -- scoring -----------------------------------------------------------
 

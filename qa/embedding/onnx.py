@@ -104,16 +104,14 @@ class OnnxEmbedder:
         return self.session.run(None, {k: v for k, v in feed.items() if k in self._inputs})[0]
 
 
-def cpu_session(model_file: Path | bytes, threads: int = 0):
-    """An ONNX Runtime session on the CPU that keeps its warnings to itself, of a model file
-    (or a serialised model); `threads`: 0, all cores."""
+def cpu_session(model_file: Path, threads: int = 0):
+    """An ONNX Runtime session on the CPU that keeps its warnings to itself; `threads`: 0, all cores."""
     import onnxruntime as ort
 
     options = ort.SessionOptions()
     options.log_severity_level = 3
     options.intra_op_num_threads = threads
-    model = model_file if isinstance(model_file, bytes) else str(model_file)
-    return ort.InferenceSession(model, options, providers=["CPUExecutionProvider"])
+    return ort.InferenceSession(str(model_file), options, providers=["CPUExecutionProvider"])
 
 
 def folder_for(cache_dir: Path, model: str) -> Path:

@@ -106,8 +106,7 @@ def validate_groups(reader: OnnxReader, groups) -> dict:
         if any(g.labels):
             top1.append(g.labels[int(np.argmax(scores))] == 1)
             best_pos.append(float(np.max(scores)))
-            # The short answer as qa finds it: the answering sentence read again alone (onnx_reader.span).
-            span = reader.span(g.question, g.sentences[0])
+            span = reading.spans[0] if reading.spans else None
             if g.answer and span is not None:
                 found = g.sentences[0][span.start : span.end]
                 em.append(exact_match(found, [g.answer]))
@@ -208,8 +207,7 @@ ONNX fp32 and int8 (dynamic quantisation), on SQuAD 2.0 dev half B's last two ar
 (`squad2-dev-b-held`) and TREC-QA test: top-1 = the best-scored sentence answers
 (answerable questions), AUC = the best score ranks answerable above unanswerable questions,
 span EM / F1 = SQuAD's exact match and token F1 of the short answer found in the answering
-sentence, read alone as qa reads it (int8: by the graph computed in float from the int8
-weights, qa/answering/reader/float_inputs.py).
+sentence.
 
 | weights | set | questions | top-1 | AUC | span EM | span F1 |
 |---|---|---|---|---|---|---|

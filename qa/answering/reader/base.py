@@ -7,7 +7,7 @@ from typing import Protocol
 
 import numpy as np
 
-from .pairs import Reading, Span
+from .pairs import Reading
 
 DEFAULT_READER = "qa-reader-minilm-l6-v2"
 """The reader that ships with qa (package data, qa/answering/reader/models/)."""
@@ -23,10 +23,6 @@ class Reader(Protocol):
 
     def score(self, question: str, sentences: Sequence[str]) -> np.ndarray:
         """The logits alone."""
-        ...
-
-    def span(self, question: str, sentence: str) -> Span | None:
-        """The short answer in one sentence read alone (None: no span head)."""
         ...
 
 

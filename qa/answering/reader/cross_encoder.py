@@ -35,9 +35,6 @@ class CrossEncoderReader:
         """A CrossEncoder has no span head: logits only."""
         return Reading(self.score(question, sentences), [None] * len(sentences))
 
-    def span(self, question: str, sentence: str) -> None:
-        return None
-
     def score(self, question: str, sentences: Sequence[str]) -> np.ndarray:
         import torch
 

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .pairs import PairEncoder, Reading, Span, best_span, pad
+from .pairs import PairEncoder, Reading, best_span, pad
 
 MODEL_FILE = "model.onnx"
 TOKENIZER_FILE = "tokenizer.json"
@@ -39,20 +39,10 @@ class OnnxReader:
         self.has_spans = len(self.session.get_outputs()) >= 3
         # A head trained with "no answer" also says whether a sentence holds an answer at all.
         self.span_null = self.has_spans and bool(self.info.get("span_null"))
-        self.span_session = span_session(folder / MODEL_FILE) if self.has_spans else None
 
     def score(self, question: str, sentences: Sequence[str]) -> np.ndarray:
         """One logit per sentence: higher means it answers the question."""
         return self.read(question, sentences).logits
-
-    def span(self, question: str, sentence: str) -> Span | None:
-        """The short answer in one sentence, read alone by the span graph (float_inputs.py):
-        the answerer asks this of the sentence it quotes first."""
-        if not self.has_spans:
-            return None
-        pairs = pad(self.encoder.pieces(question, [sentence]), self.encoder.pad)
-        out = (self.span_session or self.session).run(None, pairs.feed(self._inputs))
-        return best_span(out[1][0], out[2][0], pairs.first[0], pairs.offsets[0], null=self.span_null)
 
     def read(self, question: str, sentences: Sequence[str]) -> Reading:
         n = len(sentences)
@@ -71,17 +61,3 @@ class OnnxReader:
                 for k, i in enumerate(rows):
                     spans[i] = best_span(out[1][k], out[2][k], pairs.first[k], pairs.offsets[k], null=self.span_null)
         return Reading(logits, spans)
-
-
-def span_session(model_file: Path):
-    """A session of the int8 graph computed in float (float_inputs.py), or None for an fp32
-    graph, which reads its spans so already."""
-    import onnx
-
-    from ...embedding.onnx import cpu_session
-    from .float_inputs import float_inputs
-
-    model = onnx.load(str(model_file))
-    if not float_inputs(model):
-        return None
-    return cpu_session(model.SerializeToString())
