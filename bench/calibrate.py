@@ -92,19 +92,21 @@ def collect(qa: QA, questions, prefix: str = "", reader=None, read: int | None =
     twins = twins or {}
     for q in questions:
         cands = candidates(qa, answerer, q.question)
-        feats = [features(c, names) for c in cands]
         good = [answers(q, c, prefix, twins.get(q.source or "", frozenset())) for c in cands]
         rows.append(
             {
                 "answerable": q.answerable,
-                "feats": np.array(feats, dtype=np.float32).reshape(len(cands), len(names)),
+                "feats": signal_matrix(cands, names),
                 "good": np.array(good),
-                "extra": np.array([features(c, extras) for c in cands], dtype=np.float32).reshape(
-                    len(cands), len(extras)
-                ),
+                "extra": signal_matrix(cands, extras),
             }
         )
     return rows
+
+
+def signal_matrix(cands: list[ScoredSentence], names: tuple[str, ...]) -> np.ndarray:
+    """One row per candidate, one column per signal; shaped even when either is empty."""
+    return np.array([features(c, names) for c in cands], dtype=np.float32).reshape(len(cands), len(names))
 
 
 def question_sets(squad_json: Path, work: Path, bbc_dir: Path, squad_articles: int = 2):
@@ -359,7 +361,6 @@ def main() -> None:
         )
 
     grid = list(_grid(reader is not None))
-    w = max(grid, key=objective)
     # What each signal adds: the same search with signals switched off.
     masks = [("cosine only", (1, 0, 0, 0, 0)), ("cosine + coverage", (1, 1, 0, 0, 0)), ("+ context", (1, 1, 1, 0, 0))]
     if reader is not None:
@@ -373,9 +374,10 @@ def main() -> None:
     for name, mask in masks:
         winners.append(max((c for c in (x * np.array(mask) for x in grid) if c.any()), key=objective))
         report(f"ablation {name}", winners[-1])
-    # A signal switched off is not in the grid (passage takes the rest of the weight), so
-    # an ablation can beat the full search: the chosen weights are the best of all of them.
-    w = max([w, *winners], key=objective)
+    # "all" is the full grid search. A signal switched off is not in the grid (passage takes
+    # the rest of the weight), so an ablation can beat it: the chosen weights are the best of
+    # all of them, the full search first so that it wins a tie.
+    w = max([winners[-1], *winners[:-1]], key=objective)
     report("sentence weights " + " ".join(f"{n}={v:.2f}" for n, v in zip(names, w, strict=True)), w)
 
     # 2. answerability model on the best sentence, with the refusal-only signals when there are any
