@@ -101,7 +101,7 @@ class Settings:
     folder, or 'none' (qa's own signals only). docs/reader.md."""
     reader_candidates: int = 16
     """qa's best candidate sentences the reader scores (each costs ~3 ms on 2 cores)."""
-    short_answer_threshold: float = 0.2
+    short_answer_threshold: float = 0.0
     """Show the reader's short answer (bold in the chat, `Answer:` in `qa ask`, `short_answer`
     in JSON) when its span confidence reaches this, the answer carries no caveat, and it lies
     in the first quote (docs/reader.md)."""

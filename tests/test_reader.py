@@ -151,6 +151,25 @@ def test_best_span_picks_the_likeliest_start_and_end_in_the_sentence():
     assert best_span(start, end, 2, offsets, null=True).gap == pytest.approx(9.0)
 
 
+def test_a_short_answer_is_widened_to_whole_words_and_kept_short():
+    from qa.answering.reader.pairs import SPAN_PIECES, Span, best_span, whole_words
+
+    text = "The quick brown foxes"
+    # A pick from inside "quick" to inside "foxes" quotes both words whole.
+    assert whole_words(text, Span(6, 17, 0.5)) == Span(4, 21, 0.5)
+    exact = Span(4, 9, 0.7)
+    assert whole_words(text, exact) is exact and whole_words(text, None) is None
+    assert whole_words("(1984)", Span(1, 5, 0.9)) == Span(1, 5, 0.9)  # brackets are not words
+    # No span longer than SPAN_PIECES pieces, however sure the head is of its two ends.
+    n = SPAN_PIECES + 5
+    offsets = [(3 * i, 3 * i + 2) for i in range(n)]
+    start, end = np.zeros(n + 2, dtype=np.float32), np.zeros(n + 2, dtype=np.float32)
+    start[1], end[n] = 9.0, 9.0  # the head likes the first piece as start and the last as end
+    span = best_span(start, end, 1, offsets)
+    pieces = [i for i, o in enumerate(offsets) if span.start <= o[0] and o[1] <= span.end]
+    assert len(pieces) <= SPAN_PIECES
+
+
 def test_with_span_null_every_sentence_that_does_not_answer_points_at_cls():
     from tokenizers import Tokenizer
 

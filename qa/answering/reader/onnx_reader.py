@@ -8,7 +8,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .pairs import PairEncoder, Reading, best_span, pad
+from .pairs import PairEncoder, Reading, best_span, pad, whole_words
 
 MODEL_FILE = "model.onnx"
 TOKENIZER_FILE = "tokenizer.json"
@@ -59,5 +59,6 @@ class OnnxReader:
             logits[rows] = np.asarray(out[0], dtype=np.float32).reshape(-1)
             if self.has_spans:
                 for k, i in enumerate(rows):
-                    spans[i] = best_span(out[1][k], out[2][k], pairs.first[k], pairs.offsets[k], null=self.span_null)
+                    span = best_span(out[1][k], out[2][k], pairs.first[k], pairs.offsets[k], null=self.span_null)
+                    spans[i] = whole_words(sentences[i], span)
         return Reading(logits, spans)
