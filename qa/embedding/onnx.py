@@ -114,8 +114,8 @@ def cpu_session(model_file: Path, threads: int = 0):
     # An answer runs two sessions (the query encoder, then the reader) between FAISS and numpy
     # on the same cores. By default each session's worker threads spin after a run, waiting
     # for the next, and so take the cores from whatever runs next: with spinning off, one
-    # answer with the reader took 51 ms instead of 84 (docs/benchmarks.md, twenty-fourth
-    # session). A long batch (articles) loses nothing measurable.
+    # answer with the reader took 53 ms instead of 82 at p50 (docs/benchmarks.md,
+    # twenty-fourth session). A long batch (articles) loses nothing measurable.
     options.add_session_config_entry("session.intra_op.allow_spinning", "0")
     return ort.InferenceSession(str(model_file), options, providers=["CPUExecutionProvider"])
 
