@@ -174,8 +174,8 @@ def test_with_span_null_every_sentence_that_does_not_answer_points_at_cls():
     from tokenizers import Tokenizer
 
     from qa.answering.reader.pairs import PairEncoder, pad
+    from qa.training.batches import span_targets as _span_targets
     from qa.training.data import Group
-    from qa.training.train import _span_targets
 
     encoder = PairEncoder(Tokenizer.from_file(str(PACKAGED / DEFAULT_READER / "tokenizer.json")), 64, 24)
     g = Group("Who founded TI?", ["TI was founded by Cecil Green.", "It is big."], [1, 0], "squad", "Cecil Green")

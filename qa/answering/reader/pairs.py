@@ -59,9 +59,10 @@ class PairEncoder:
         self.max_length = max_length
         self.max_question = max_question
         self.windowed = window
-        self.cls = tokenizer.token_to_id("[CLS]")
-        self.sep = tokenizer.token_to_id("[SEP]")
-        self.pad = tokenizer.token_to_id("[PAD]") or 0
+        # BERT's names, else RoBERTa's and MPNet's (a teacher's tokenizer: training/bases.py).
+        self.cls = _special(tokenizer, "[CLS]", "<s>")
+        self.sep = _special(tokenizer, "[SEP]", "</s>")
+        self.pad = _special(tokenizer, "[PAD]", "<pad>")
         self._common = {i for w in _COMMON if (i := tokenizer.token_to_id(w)) is not None}
 
     def encode(self, question: str, sentences: Sequence[str]) -> Pairs:
@@ -89,6 +90,13 @@ class PairEncoder:
     def lengths(self, question: str, sentences: Sequence[str]) -> list[int]:
         """Each pair's length in pieces, for batching pairs of similar length together."""
         return [len(p.ids) for p in self.pieces(question, sentences)]
+
+
+def _special(tokenizer, *names: str) -> int:
+    for name in names:
+        if (i := tokenizer.token_to_id(name)) is not None:
+            return i
+    raise ValueError(f"the reader's tokenizer has none of {', '.join(names)}")
 
 
 @dataclass

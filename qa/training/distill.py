@@ -1,0 +1,56 @@
+"""Learning from a teacher: a larger reader (`qa reader train --base all-mpnet-base-v2`) scores
+every training pair through its own tokenizer, and the student learns those scores beside the
+labels (`--teacher`). A label says only 0 for a near-miss; the teacher says how answer-like it
+is, which is what refusing at the right threshold needs."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from .batches import encode
+from .config import TrainConfig
+from .net import reader_net
+
+
+def listwise(logits, batch, taught=None):
+    """Mean over the batch's questions of a softmax across each question's sentences: against
+    its answering sentence (questions that have one), or against the teacher's softmax."""
+    import torch
+    import torch.nn.functional as F
+
+    losses, at = [], 0
+    for g in batch:
+        n = len(g.sentences)
+        mine = logits[at : at + n]
+        if taught is not None and n > 1:
+            losses.append(
+                F.kl_div(
+                    F.log_softmax(mine, 0), F.log_softmax(taught[at : at + n], 0), log_target=True, reduction="sum"
+                )
+            )
+        elif taught is None and any(g.labels):
+            losses.append(F.cross_entropy(mine[None], torch.tensor([g.labels.index(1)])))
+        at += n
+    return torch.stack(losses).mean() if losses else logits.new_zeros(())
+
+
+class Teacher:
+    """A trained reader checkpoint (a larger one, `--base all-mpnet-base-v2`) scoring each
+    training batch through its own tokenizer, for the student to learn its scores."""
+
+    def __init__(self, ckpt: Path, cfg: TrainConfig):
+        import torch
+        from tokenizers import Tokenizer
+
+        from ..answering.reader.pairs import PairEncoder
+
+        self.net = reader_net(ckpt).eval()
+        self.encoder = PairEncoder(Tokenizer.from_file(str(ckpt / "tokenizer.json")), cfg.max_length, cfg.max_question)
+        self._torch = torch
+
+    def logits(self, batch):
+        torch = self._torch
+        pairs = encode(self.encoder, batch)
+        t = {k: torch.from_numpy(v) for k, v in pairs.feed({"input_ids", "attention_mask", "token_type_ids"}).items()}
+        with torch.no_grad():
+            return self.net(**t)[0]
