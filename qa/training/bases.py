@@ -11,7 +11,6 @@ Nothing here touches a model hub."""
 
 from __future__ import annotations
 
-import os
 import shutil
 import tempfile
 import zipfile
@@ -36,12 +35,11 @@ def base_path(name: str) -> Path:
     raise FileNotFoundError(f"--base {name}: not {MINILM}, {MPNET} or a Hugging Face model folder")
 
 
-def cache_dir() -> Path:
-    return Path(os.environ.get("QA_CACHE", Path.home() / ".cache" / "qa"))
-
-
 def _mpnet() -> Path:
-    target = cache_dir() / "models" / MPNET
+    from ..config import Settings
+
+    # The cache qa keeps its ONNX exports in ($QA_CACHE_DIR, else ~/.cache/qa).
+    target = Settings().cache_dir / "models" / MPNET
     if (target / "config.json").is_file():
         return target
     import importlib.metadata as md

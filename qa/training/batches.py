@@ -54,6 +54,13 @@ def encode(encoder, batch):
     )
 
 
+def tensors(pairs) -> dict:
+    """The encoded pairs as the PyTorch inputs of `net.reader_net`."""
+    import torch
+
+    return {k: torch.from_numpy(v) for k, v in pairs.feed({"input_ids", "attention_mask", "token_type_ids"}).items()}
+
+
 def make_batches(groups, encoder, cfg: TrainConfig) -> list[list]:
     """Batches of `batch_groups` questions of similar length, in a seeded random order.
 

