@@ -53,7 +53,7 @@ from qa.answering.answerer import Answerer  # noqa: E402
 from qa.answering.reader import load_reader  # noqa: E402
 from qa.answering.scoring import FEATURES, PLAIN, READER_FEATURES, ScoredSentence, features  # noqa: E402
 from qa.config import Settings  # noqa: E402
-from qa.evaluation.runner import own_questions, squad_to_corpus, twin_sources  # noqa: E402
+from qa.evaluation.questions import own_questions, squad_to_corpus, twin_sources  # noqa: E402
 from qa.indexing.indexer import Indexer  # noqa: E402
 from qa.search.retriever import Retriever  # noqa: E402
 

@@ -27,7 +27,7 @@ sys.path.insert(0, str(ROOT))
 from qa import QA  # noqa: E402
 from qa.config import Settings  # noqa: E402
 from qa.evaluation.metrics import answer_f1, exact_match  # noqa: E402
-from qa.evaluation.runner import squad_to_corpus  # noqa: E402
+from qa.evaluation.questions import squad_to_corpus  # noqa: E402
 from qa.indexing.indexer import Indexer  # noqa: E402
 
 RULE_F1 = 0.80

@@ -28,7 +28,8 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from qa.config import Settings  # noqa: E402
-from qa.evaluation.runner import Suite, default_suites, evaluate, own_questions, squad_to_corpus  # noqa: E402
+from qa.evaluation.questions import Suite, default_suites, own_questions, squad_to_corpus  # noqa: E402
+from qa.evaluation.runner import evaluate  # noqa: E402
 from qa.indexing.indexer import Indexer  # noqa: E402
 
 VARIANTS = {

@@ -27,7 +27,8 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from qa import QA  # noqa: E402
-from qa.evaluation.runner import own_questions, percentile  # noqa: E402
+from qa.evaluation.questions import own_questions  # noqa: E402
+from qa.evaluation.runner import percentile  # noqa: E402
 
 WORK = ROOT / "bench/results/work"
 COLD = """

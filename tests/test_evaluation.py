@@ -6,16 +6,8 @@ from langchain_core.messages import AIMessage
 from langchain_core.outputs import ChatGeneration, ChatResult
 
 from qa import QA
-from qa.evaluation.runner import (
-    LabelledQuestion,
-    Outcome,
-    format_table,
-    metrics,
-    own_questions,
-    run,
-    squad_to_corpus,
-    twin_sources,
-)
+from qa.evaluation.questions import LabelledQuestion, own_questions, squad_to_corpus, twin_sources
+from qa.evaluation.runner import Outcome, format_table, metrics, run
 from qa.indexing.indexer import Indexer
 
 

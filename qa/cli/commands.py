@@ -121,7 +121,8 @@ def _render(answer, show_question: bool) -> str:
 
 
 def cmd_eval(args) -> int:
-    from ..evaluation.runner import default_suites, evaluate, format_table
+    from ..evaluation.questions import default_suites
+    from ..evaluation.runner import evaluate, format_table
 
     settings = Settings(llm=None, verify=args.verify, reader=args.reader)
     check_verify(settings.replace(llm=args.llm))

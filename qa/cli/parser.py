@@ -7,7 +7,7 @@ import argparse
 from pathlib import Path
 
 from ..config import Settings
-from ..evaluation.runner import HELD_OUT_ROUNDS
+from ..evaluation.questions import HELD_OUT_ROUNDS
 from .commands import (
     cmd_ask,
     cmd_eval,

@@ -28,7 +28,7 @@ from pathlib import Path
 
 from tqdm import tqdm
 
-from ..evaluation.runner import write_paragraph
+from ..evaluation.questions import write_paragraph
 from .data import (
     SPLIT_FILE,
     UNANSWERABLE_FILE,
