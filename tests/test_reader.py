@@ -422,6 +422,11 @@ def test_the_card_of_a_later_stage_says_what_it_continued_from_and_added():
     assert "near-misses made from" not in model_card(info)
     info["config"] = {**info["config"], "swaps": 0.5}
     assert "near-misses made from 50% of the answerable questions above: one name or number" in model_card(info)
+    # qa knows its two bases' licence, not a folder's: the card must not claim Apache-2.0 for it.
+    assert "all-MiniLM-L6-v2 (Apache-2.0)" in first
+    info["config"] = {**info["config"], "base": "/models/my-encoder"}
+    folder = model_card(info)
+    assert "Apache" not in folder and "`/models/my-encoder` (under that model's own licence" in folder
 
 
 def test_a_swapped_name_turns_an_answer_into_a_near_miss():

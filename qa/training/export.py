@@ -181,6 +181,12 @@ def model_card(info: dict) -> str:
         if c.get("span_null")
         else ""
     )
+    # qa knows the licence of the two bases it installs; a folder's is its owner's to state.
+    derived = (
+        f"{_BASES[base][0]} (Apache-2.0)"
+        if base in _BASES
+        else f"`{base}` (under that model's own licence, which qa cannot know: check it before sharing these weights)"
+    )
     return f"""# {info["name"]} v{info["version"]}
 
 qa's reader: a cross-encoder that reads a question with one sentence and says whether the
@@ -227,6 +233,6 @@ sentence.
 How it does inside qa: docs/evaluation.md.
 
 ## Licence
-Weights derived from {_BASES[base][0] if base in _BASES else base} (Apache-2.0) and trained on SQuAD 1.1 and 2.0
+Weights derived from {derived} and trained on SQuAD 1.1 and 2.0
 (CC BY-SA 4.0) and TREC-QA (research use); shipped under CC BY-SA 4.0.
 """
