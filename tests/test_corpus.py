@@ -310,3 +310,83 @@ def test_uploads_that_indexing_would_skip_are_refused(tmp_path):
     assert list(tmp_path.iterdir()) == []
     added = add_file(tmp_path, "fine.txt", b"A real article. With two sentences.", settings)
     assert added.source == "fine.txt"
+
+
+def _damaged_word_file(path):
+    """A Word file whose document part is cut in half: the zip is fine, its XML is not."""
+    import zipfile
+
+    _word_file(path.with_name("whole.docx"))
+    with zipfile.ZipFile(path.with_name("whole.docx")) as src, zipfile.ZipFile(path, "w") as out:
+        for item in src.infolist():
+            data = src.read(item)
+            out.writestr(item, data[: len(data) // 2] if item.filename == "word/document.xml" else data)
+    path.with_name("whole.docx").unlink()
+
+
+def test_whatever_a_damaged_file_makes_its_parser_raise_it_is_skipped_by_name(tmp_path):
+    # lxml, pypdf and BeautifulSoup each raise their own errors on damaged files; one bad
+    # article must never stop a build.
+    _damaged_word_file(tmp_path / "cut.docx")
+    loaded = _load_one(tmp_path, "cut.docx")[0]
+    assert loaded.document is None and loaded.skipped.source == "cut.docx"
+    assert "not a readable DOCX file (XMLSyntaxError" in loaded.skipped.reason
+    fpdf = pytest.importorskip("fpdf")
+    pdf = fpdf.FPDF()
+    pdf.add_page()
+    pdf.set_font("Helvetica", size=12)
+    pdf.multi_cell(0, 8, "The lighthouse keeper retired in 1998.")
+    data = bytes(pdf.output())
+    assert b"/FlateDecode" in data
+    (tmp_path / "filter.pdf").write_bytes(data.replace(b"/FlateDecode", b"/XlateDecode"))
+    loaded = _load_one(tmp_path, "filter.pdf")[0]
+    assert loaded.document is None and "not a readable PDF file (NotImplementedError" in loaded.skipped.reason
+
+
+def test_html_that_never_closes_its_paragraphs_is_read_whole(tmp_path):
+    # Leaving </p> out is valid HTML; a thousand open paragraphs nest a thousand deep.
+    items = "".join(f"<p>Item {i}: the committee approved the budget." for i in range(1000))
+    (tmp_path / "minutes.html").write_text(f"<html><body>{items}</body></html>")
+    doc = _load_one(tmp_path, "minutes.html")[0].document
+    assert doc.text.count("the committee approved the budget.") == 1000
+    assert doc.text.startswith("Item 0: the committee") and doc.text.endswith(
+        "Item 999: the committee approved the budget."
+    )
+
+
+def test_nul_characters_past_the_first_bytes_are_removed_and_noted(tmp_path):
+    # What a file zero-filled after a crash looks like: text, then NULs, then text again.
+    prose = "The miller ground the wheat by the river. " * 220
+    (tmp_path / "mill.txt").write_text(prose + "\x00\x00\x00 The mill closed in 1950.")
+    loaded = _load_one(tmp_path, "mill.txt")[0]
+    assert "\x00" not in loaded.document.text and loaded.document.text.endswith("  The mill closed in 1950.")
+    assert any("3 NUL character(s) removed" in n for n in loaded.notes)
+
+
+def test_links_that_loop_folders_named_as_articles_and_undecodable_names_are_skipped(tmp_path):
+    (tmp_path / "kept.txt").write_text("An article that stays. It has two sentences.")
+    os.symlink("loop2.txt", tmp_path / "loop1.txt")
+    os.symlink("loop1.txt", tmp_path / "loop2.txt")
+    (tmp_path / "sub").mkdir()
+    os.symlink("sub", tmp_path / "folder.txt")
+    (tmp_path / os.fsdecode(b"caf\xe9.txt")).write_text("A Latin-1 file name. Not UTF-8.")
+    files, skipped, _ = discover(tmp_path, Settings())
+    assert [f.source for f in files] == ["kept.txt"]
+    reasons = {s.source: s.reason for s in skipped}
+    assert reasons["loop1.txt"] == reasons["loop2.txt"] == "broken symbolic link: a loop"
+    assert reasons["folder.txt"] == "not a regular file"
+    assert reasons["caf\ufffd.txt"] == "file name is not valid UTF-8: rename it"
+    # The watcher's path looks only at what changed, and says the same.
+    files, skipped, _ = discover(tmp_path, Settings(), only=["loop1.txt", "folder.txt"])
+    assert files == [] and {s.reason for s in skipped} == {"broken symbolic link: a loop", "not a regular file"}
+
+
+def test_an_upload_is_saved_beside_a_broken_link_and_a_damaged_file_is_refused(tmp_path):
+    from qa.ingestion.files import add_file
+
+    os.symlink(tmp_path / "nowhere.txt", tmp_path / "dangling.txt")
+    added = add_file(tmp_path, "fine.txt", b"A real article. With two sentences.", Settings())
+    assert added.source == "fine.txt", added.message
+    _damaged_word_file(tmp_path.parent / "cut.docx")
+    added = add_file(tmp_path, "cut.docx", (tmp_path.parent / "cut.docx").read_bytes(), Settings())
+    assert added.source is None and "not a readable DOCX file" in added.message

@@ -378,3 +378,65 @@ def test_an_update_of_the_paths_a_watcher_saw_looks_at_those_only(tmp_path, sett
     assert qa.snapshot.check() == []
     # A full look (what `qa index` does) finds the file no event named.
     assert indexer.build(corpus, index, progress=False).added == ["unseen.txt"]
+
+
+def test_files_no_parser_can_read_are_skipped_and_the_rest_still_indexed(tmp_path, settings, embedder):
+    from test_corpus import _damaged_word_file
+
+    corpus = tmp_path / "corpus"
+    copy_seed(corpus)
+    _damaged_word_file(corpus / "cut.docx")
+    (corpus / "draft.html").write_text("<html><head><title>Draft</title></head><body><p>&#8203;</p></body></html>")
+    (corpus / "blank.txt").write_text("\u200b\u200b\u200b")
+    (corpus / "note.txt").write_text(NEW_ARTICLE)
+    report = Indexer(settings, embedder).build(corpus, tmp_path / "index", progress=False)
+    reasons = {s.source: s.reason for s in report.skipped}
+    assert sorted(reasons) == ["blank.txt", "cut.docx", "draft.html"]
+    assert reasons["blank.txt"] == reasons["draft.html"] == "empty: no sentences to index"
+    assert report.documents == 2 and "note.txt" in report.added
+    assert not QA.load(tmp_path / "index", embedder=embedder).ask("Who is the last keeper of Skerry Rock?").refused
+
+
+def test_an_article_edited_into_a_copy_of_another_loses_its_old_text(tmp_path, settings, embedder):
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    (corpus / "a.txt").write_text(NEW_ARTICLE)
+    (corpus / "b.txt").write_text("The baker opened the shop at dawn on Monday. Bread sold out by nine.")
+    indexer = Indexer(settings, embedder)
+    indexer.build(corpus, tmp_path / "index", progress=False)
+    (corpus / "b.txt").write_text(NEW_ARTICLE)
+    report = indexer.build(corpus, tmp_path / "index", progress=False)
+    assert report.removed == ["b.txt"] and report.kept_old == [] and report.documents == 1
+    assert [s.reason for s in report.skipped] == ["same content as a.txt, which is indexed"]
+    answer = QA.load(tmp_path / "index", embedder=embedder).ask("When did the baker open the shop?")
+    assert all("baker" not in c.quote for c in answer.citations)
+
+
+def test_an_indexed_article_refused_by_the_scan_keeps_its_old_version(tmp_path, settings, embedder):
+    from dataclasses import replace
+
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    (corpus / "note.txt").write_text(NEW_ARTICLE)
+    (corpus / "other.txt").write_text("The baker opened the shop at dawn on Monday. Bread sold out by nine.")
+    small = replace(settings, max_file_bytes=2_000)
+    Indexer(small, embedder).build(corpus, tmp_path / "index", progress=False)
+    (corpus / "note.txt").write_text(NEW_ARTICLE * 10)  # grown past the limit
+    said = []
+    report = Indexer(small, embedder).build(corpus, tmp_path / "index", progress=False, on_message=said.append)
+    assert report.removed == [] and report.kept_old == ["note.txt"] and report.documents == 2
+    assert "kept the previously indexed version of note.txt" in said
+    assert not QA.load(tmp_path / "index", embedder=embedder).ask("Who is the last keeper of Skerry Rock?").refused
+
+
+def test_a_file_deleted_after_the_scan_is_gone_and_one_that_cannot_be_read_is_skipped(tmp_path):
+    from qa.indexing.indexer import _Plan
+    from qa.ingestion.files import CorpusFile
+
+    (tmp_path / "here.txt").write_text("Still here. Two sentences.")
+    (tmp_path / "dir.txt").mkdir()  # became a folder between the scan and the read
+    files = [CorpusFile(str(tmp_path / n), n, None) for n in ("dir.txt", "gone.txt", "here.txt")]
+    skipped = []
+    plan = _Plan.of(files, None, None, skipped)
+    assert [f.source for f in plan.todo] == ["here.txt"] and plan.gone == []
+    assert [(s.source, s.reason) for s in skipped] == [("dir.txt", "cannot read (Is a directory)")]

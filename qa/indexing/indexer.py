@@ -127,9 +127,16 @@ class Indexer:
             snapshot, rebuild = self._open_current(store, rebuild, say)
             if snapshot is None and only is not None:  # nothing to update in part: look at everything
                 files, report.skipped, _ = discover(corpus_dir, settings)
-            plan = _Plan.of(files, snapshot, only if snapshot is not None else None)
+            scanned = len(report.skipped)
+            plan = _Plan.of(files, snapshot, only if snapshot is not None else None, report.skipped)
+            for item in report.skipped[scanned:]:
+                say(f"skipped {item}")
+            for item in report.skipped:  # refused now but indexed before: nothing is lost until it is mended
+                if item.source in plan.old:
+                    report.kept_old.append(item.source)
+                    say(f"kept the previously indexed version of {item.source}")
             report.rebuilt = rebuild or snapshot is None
-            report.unchanged = len(files) - len(plan.todo)
+            report.unchanged = len(plan.hashes) - len(plan.todo)
             report.timings["scan"] = time.perf_counter() - started
             if not plan.todo and not plan.gone and not report.rebuilt and not compact:
                 if snapshot is not None:
@@ -213,6 +220,7 @@ class Indexer:
     def _apply(self, writer: Writer, plan: _Plan, snapshot: Snapshot | None, report, progress, say) -> None:
         t0 = time.perf_counter()
         old = plan.old
+        kept = len(report.kept_old)  # the scan's were told already
         for source in plan.gone:
             writer.remove_document(old[source][0])
         report.removed = sorted(plan.gone)
@@ -221,7 +229,11 @@ class Indexer:
             sha = plan.hashes[file.source]
             twin = plan.twin(file.source, sha, snapshot)
             if twin is not None:
-                self._skip(report, Skipped(file.source, f"same content as {twin}, which is indexed"), old, say)
+                report.skipped.append(Skipped(file.source, f"same content as {twin}, which is indexed"))
+                say(f"skipped {report.skipped[-1]}")
+                if file.source in old:  # edited into a copy: its old text is no longer in the file
+                    writer.remove_document(old[file.source][0])
+                    report.removed.append(file.source)
             else:
                 jobs.append(Job(file, sha, plan.stats[file.source]))
         preparer = preparer_for(self.settings, self._embedder_for(say), say)
@@ -237,7 +249,7 @@ class Indexer:
             (report.changed if item.source in old else report.added).append(item.source)
             writer.add_document(item.document, item.sentences, item.chunks, item.vectors)
         report.embedded_chunks += preparer.embedded_chunks
-        for source in report.kept_old:
+        for source in report.kept_old[kept:]:
             say(f"kept the previously indexed version of {source}")
         report.timings["prepare+store"] = time.perf_counter() - t0
 
@@ -293,17 +305,29 @@ class _Plan:
     _taken: dict[str, str] = field(default_factory=dict)
 
     @classmethod
-    def of(cls, files: list[CorpusFile], snapshot: Snapshot | None, only: Collection[str] | None) -> _Plan:
+    def of(
+        cls, files: list[CorpusFile], snapshot: Snapshot | None, only: Collection[str] | None, skipped: list[Skipped]
+    ) -> _Plan:
+        """`skipped`: files the scan refused, to which this adds the ones that cannot be read
+        now; those that were indexed stay (they are not gone, only unreadable for now)."""
         stats = {f.source: file_stat(f) for f in files}  # before reading: a later change shows
         scope = None if only is None else set(only) | {f.source for f in files}  # a sidecar's article too
         old = snapshot.indexed(scope) if snapshot is not None else {}
         hashes = {}
+        readable = []
         for f in files:  # an unchanged stat means unchanged bytes: a big corpus is not read again
             known = old.get(f.source)
             same = known is not None and stats[f.source] is not None and stats[f.source] == known[2]
-            hashes[f.source] = known[1] if same else fingerprint(f)
-        present = {f.source for f in files}
-        todo = [f for f in files if f.source not in old or old[f.source][1] != hashes[f.source]]
+            try:
+                hashes[f.source] = known[1] if same else fingerprint(f)
+            except FileNotFoundError:
+                continue  # deleted since the scan: gone, as the next scan would say
+            except OSError as exc:
+                skipped.append(Skipped(f.source, f"cannot read ({exc.strerror or exc})"))
+                continue
+            readable.append(f)
+        present = {f.source for f in readable} | {s.source for s in skipped}
+        todo = [f for f in readable if f.source not in old or old[f.source][1] != hashes[f.source]]
         gone = [src for src in old if src not in present]
         return cls(old, todo, gone, hashes, stats, {f.source for f in todo} | set(gone))
 

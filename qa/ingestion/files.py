@@ -4,6 +4,7 @@ format's parsing is in formats/."""
 
 from __future__ import annotations
 
+import errno
 import glob
 import hashlib
 import os
@@ -16,7 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ..config import SUPPORTED_KINDS, SUPPORTED_SUFFIXES, Settings
-from .formats import LOADERS, UnreadableFile
+from .formats import UnreadableFile, parse
 
 SIDECAR_SUFFIX = ".meta.json"
 
@@ -73,6 +74,12 @@ def discover(
     prefix = len(str(root)) + 1
     for name in names:
         rel = name[prefix:].replace(os.sep, "/")
+        try:
+            rel.encode("utf-8")
+        except UnicodeEncodeError:  # bytes the file system gave that are not UTF-8: no id could hold them
+            shown = os.fsencode(rel).decode("utf-8", "replace")
+            skipped.append(Skipped(shown, "file name is not valid UTF-8: rename it"))
+            continue
         if name.endswith(SIDECAR_SUFFIX):
             if name[: -len(SIDECAR_SUFFIX)] not in articles:
                 skipped.append(Skipped(rel, "metadata file with no article of the same name beside it"))
@@ -83,14 +90,20 @@ def discover(
             continue
         try:
             info = os.lstat(name)  # one system call per plain file
-            link = stat.S_ISLNK(info.st_mode)
-            if link and not os.path.exists(name):
-                skipped.append(Skipped(rel, "broken symbolic link: its target is missing"))
+            if stat.S_ISLNK(info.st_mode):
+                try:
+                    info = os.stat(name)
+                except OSError as exc:
+                    why = "a loop" if exc.errno == errno.ELOOP else "its target is missing"
+                    skipped.append(Skipped(rel, f"broken symbolic link: {why}"))
+                    continue
+                if not Path(name).resolve().is_relative_to(real_root):
+                    skipped.append(Skipped(rel, "symbolic link to a file outside the corpus folder"))
+                    continue
+            if not stat.S_ISREG(info.st_mode):  # a folder or a device named like an article
+                skipped.append(Skipped(rel, "not a regular file"))
                 continue
-            if link and not Path(name).resolve().is_relative_to(real_root):
-                skipped.append(Skipped(rel, "symbolic link to a file outside the corpus folder"))
-                continue
-            size = os.stat(name).st_size if link else info.st_size
+            size = info.st_size
         except OSError as exc:
             skipped.append(Skipped(rel, f"cannot read ({exc.strerror})"))
             continue
@@ -135,8 +148,8 @@ def _walk(root: str) -> Iterator[str]:
                 continue  # hidden files, editor swap files, our own temp files
             if entry.is_dir(follow_symlinks=False):
                 yield from _walk(entry.path)
-            elif entry.is_file() or entry.is_symlink():
-                yield entry.path  # a broken link too, so that it is reported rather than silently missing
+            elif entry.is_symlink() or entry.is_file():
+                yield entry.path  # a broken link or a loop too, so that it is reported rather than silently missing
 
 
 def file_stat(file: CorpusFile) -> str | None:
@@ -209,7 +222,7 @@ def add_file(corpus_dir: Path, name: str, data: bytes, settings: Settings) -> Ad
         return Added(None, f"{name}: not added: the file is empty")
     # Read it as `qa index` will: a file that would only be skipped there is refused here.
     try:
-        text, _ = LOADERS[suffix](data, [])
+        text, _ = parse(suffix, data, [])
     except UnreadableFile as exc:
         return Added(None, f"{name}: not added: {exc}")
     if not text.strip():
@@ -217,8 +230,12 @@ def add_file(corpus_dir: Path, name: str, data: bytes, settings: Settings) -> Ad
     digest = hashlib.sha256(data).hexdigest()
     corpus_dir.mkdir(parents=True, exist_ok=True)
     for path in map(Path, _walk(str(corpus_dir))):
-        same_size = path.suffix.lower() in SUPPORTED_SUFFIXES and path.stat().st_size == len(data)
-        if same_size and hashlib.sha256(path.read_bytes()).hexdigest() == digest:
+        try:  # a broken link or an unreadable file in the corpus is `qa index`'s to report, not a failed upload
+            same_size = path.suffix.lower() in SUPPORTED_SUFFIXES and path.stat().st_size == len(data)
+            same = same_size and hashlib.sha256(path.read_bytes()).hexdigest() == digest
+        except OSError:
+            continue
+        if same:
             existing = path.relative_to(corpus_dir).as_posix()
             return Added(None, f"{name}: not added: the same article is already in the corpus as {existing}")
     target = corpus_dir / clean

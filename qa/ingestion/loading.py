@@ -11,7 +11,7 @@ from pathlib import Path
 
 from ..types import Document
 from .files import CorpusFile, Skipped, fingerprint
-from .formats import LOADERS, UnreadableFile
+from .formats import UnreadableFile, parse
 from .formats.text import normalise_newlines
 
 
@@ -30,8 +30,7 @@ def load_file(file: CorpusFile, sha256: str | None = None) -> Loaded:
     try:
         data = file.path.read_bytes()
         meta = _read_sidecar(file, result.notes)
-        loader = LOADERS[file.path.suffix.lower()]
-        text, title = loader(data, result.notes)
+        text, title = parse(file.path.suffix.lower(), data, result.notes)
     except UnreadableFile as exc:
         result.skipped = Skipped(file.source, str(exc))
         return result
@@ -40,6 +39,9 @@ def load_file(file: CorpusFile, sha256: str | None = None) -> Loaded:
         return result
 
     text = normalise_newlines(text)
+    if "\x00" in text:  # a file zero-filled after a crash; SQLite's length() would also stop at one
+        result.notes.append(f"{text.count(chr(0)):,} NUL character(s) removed")
+        text = text.replace("\x00", "")
     if not text.strip():
         result.skipped = Skipped(file.source, "empty: no text to index")
         return result

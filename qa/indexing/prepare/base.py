@@ -14,7 +14,7 @@ import numpy as np
 from ...config import Settings
 from ...embedding.model import EmbedInput
 from ...ingestion.chunking import Chunked, Chunker
-from ...ingestion.files import CorpusFile
+from ...ingestion.files import CorpusFile, Skipped
 from ...ingestion.loading import Loaded
 from ...types import Document
 
@@ -108,6 +108,10 @@ def embed(loaded: Sequence[Loaded], split_docs: Sequence[tuple[Chunked, str]], e
     for d, (doc, (c, _)) in enumerate(zip(docs, split_docs, strict=True)):
         rows = slice(first, first + len(c.chunks))
         first += len(c.chunks)
+        if not c.chunks:  # only invisible characters (zero-width spaces): nothing to quote or find
+            empty = Loaded(skipped=Skipped(doc.source, "empty: no sentences to index"), notes=loaded[d].notes)
+            out.append(Prepared(doc.source, empty))
+            continue
         out.append(
             Prepared(
                 doc.source,

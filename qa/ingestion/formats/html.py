@@ -4,6 +4,7 @@ head dropped), with the page's title."""
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
 
 from .text import decode
 
@@ -71,23 +72,29 @@ def load(data: bytes, notes: list[str]) -> tuple[str, str | None]:
             blocks.append(line)
         current.clear()
 
-    def walk(node: Tag) -> None:
-        for child in node.children:
-            if isinstance(child, Comment):
+    # An explicit stack, not recursion: HTML may leave every <p> or <li> open, and a page of
+    # a thousand of them nests a thousand deep. None marks the end of a block element.
+    stack: list[Iterator | None] = [iter((soup.body or soup).children)]
+    while stack:
+        top = stack[-1]
+        if top is None:
+            stack.pop()
+            flush()
+            continue
+        child = next(top, None)
+        if child is None:
+            stack.pop()
+        elif isinstance(child, Comment):
+            continue
+        elif isinstance(child, NavigableString):
+            current.append(str(child))
+        elif isinstance(child, Tag):
+            name = child.name.lower()
+            if name in _DROP_TAGS:
                 continue
-            if isinstance(child, NavigableString):
-                current.append(str(child))
-            elif isinstance(child, Tag):
-                name = child.name.lower()
-                if name in _DROP_TAGS:
-                    continue
-                if name in _BLOCK_TAGS:
-                    flush()
-                    walk(child)
-                    flush()
-                else:
-                    walk(child)
-
-    walk(soup.body or soup)
+            if name in _BLOCK_TAGS:
+                flush()
+                stack.append(None)
+            stack.append(iter(child.children))
     flush()
     return "\n\n".join(blocks), title
