@@ -9,6 +9,7 @@ import json
 import logging
 import subprocess
 import sys
+import time
 
 import httpx
 import pytest
@@ -135,6 +136,34 @@ def test_guarded_server_wants_credentials_on_every_route(guarded):
         assert browser.post("/login", data={"username": "anyone", "password": "nope"}).status_code == 400
         assert browser.post("/login", data={"username": "anyone", "password": TOKEN}).status_code == 200
         assert browser.get("/config").status_code == 200
+
+
+def test_many_right_requests_at_once_are_all_let_in(guarded):
+    # Checks under way are not failures: a client's parallel requests queue for their turn
+    # (each Basic check is a ~50 ms scrypt) instead of being refused as a brute force.
+    from concurrent.futures import ThreadPoolExecutor
+
+    basic = {"Authorization": "Basic " + base64.b64encode(b"ada:correct horse").decode()}
+    bearer = {"Authorization": f"Bearer {TOKEN}"}
+    with ThreadPoolExecutor(20) as pool:
+        codes = list(
+            pool.map(lambda i: _api(guarded, "/api/health", headers=(basic, bearer)[i % 2]).status_code, range(40))
+        )
+    assert codes == [200] * 40
+
+
+def test_failures_are_forgotten_once_their_window_has_passed(monkeypatch):
+    from qa.serving import auth
+
+    credentials = Credentials.from_options(TOKEN, None)
+    for i in range(1000):  # addresses that fail once and never come back
+        assert credentials.attempt(f"10.0.{i // 250}.{i % 250}") is True
+        credentials.settle(f"10.0.{i // 250}.{i % 250}", ok=False)
+    assert len(credentials._failures) == 1000 and not credentials._pending
+    monkeypatch.setattr(auth, "FAILURE_WINDOW_S", 0.01)  # a minute, shortened
+    time.sleep(0.05)
+    assert credentials.attempt("10.9.9.9") is True
+    assert len(credentials._failures) == 0
 
 
 def test_failed_sign_ins_are_rate_limited_and_the_token_never_logged(tmp_path, settings, embedder, caplog):

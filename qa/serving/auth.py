@@ -13,7 +13,6 @@ is never printed or logged.
 from __future__ import annotations
 
 import base64
-import contextlib
 import hashlib
 import hmac
 import os
@@ -29,6 +28,8 @@ SCRYPT = {"n": 2**14, "r": 8, "p": 1}
 MAX_FAILURES = 10
 """Failed logins a client may make per `FAILURE_WINDOW_S` before it is refused until the window passes."""
 FAILURE_WINDOW_S = 60.0
+ATTEMPT_WAIT_S = 10.0
+"""How long a request may wait for the same client's checks under way before it is refused."""
 
 
 _DUMMY = (
@@ -94,6 +95,10 @@ class Credentials:
     trusted_proxies: frozenset[str] = frozenset()
     """Addresses of reverse proxies whose `X-Forwarded-For` names the real client (`--trusted-proxy`)."""
     _failures: dict[str, deque] = field(default_factory=lambda: defaultdict(deque), repr=False)
+    """When each client's recent checks failed."""
+    _pending: dict[str, int] = field(default_factory=dict, repr=False)
+    """How many checks of each client are under way."""
+    _swept: float = field(default_factory=time.monotonic, repr=False)
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     def client_of(self, peer: str, forwarded_for: str | None) -> str:
@@ -117,30 +122,42 @@ class Credentials:
 
     # -- checks --------------------------------------------------------------
 
-    def attempt(self, client: str) -> float | None:
-        """Count an attempt from `client` (an address) as failed until `settle` says otherwise;
-        None if it failed too often lately, and is refused unheard. Counting first means many
-        attempts at once cannot slip past the limit together."""
+    def attempt(self, client: str) -> bool | None:
+        """Whether `client` (an address) may be checked now: True, and the check is under way
+        until `settle`; None if it failed too often lately (refused unheard); False if it must
+        wait for its checks under way to settle first. A client may have at most as many checks
+        under way as it has failures left, so many wrong guesses at once cannot slip past the
+        limit together, while many right requests at once only queue for a moment."""
         with self._lock:
-            failures = self._failures[client]
-            while failures and failures[0] < time.monotonic() - FAILURE_WINDOW_S:
-                failures.popleft()
-            if len(failures) >= MAX_FAILURES:
-                return None
-            stamp = time.monotonic()
-            failures.append(stamp)
-            return stamp
-
-    def settle(self, client: str, stamp: float, ok: bool) -> None:
-        if not ok:
-            return
-        with self._lock:
+            now = time.monotonic()
+            if now - self._swept > FAILURE_WINDOW_S:
+                self._sweep(now)
             failures = self._failures.get(client)
-            if failures is not None:
-                with contextlib.suppress(ValueError):
-                    failures.remove(stamp)
-                if not failures:
-                    del self._failures[client]  # no memory kept for addresses that behave
+            while failures and failures[0] < now - FAILURE_WINDOW_S:
+                failures.popleft()
+            failed = len(failures) if failures else 0
+            if failed >= MAX_FAILURES:
+                return None
+            if failed + self._pending.get(client, 0) >= MAX_FAILURES:
+                return False
+            self._pending[client] = self._pending.get(client, 0) + 1
+            return True
+
+    def settle(self, client: str, ok: bool) -> None:
+        """The check `attempt` allowed is done; a failure counts for `FAILURE_WINDOW_S`."""
+        with self._lock:
+            left = self._pending.pop(client, 1) - 1
+            if left:
+                self._pending[client] = left
+            if not ok:
+                self._failures[client].append(time.monotonic())
+
+    def _sweep(self, now: float) -> None:
+        """Forget the clients whose failures are all older than the window: addresses that fail
+        once and never come back (there are many IPv6 ones) must not grow memory for ever."""
+        for client in [c for c, f in self._failures.items() if not f or f[-1] < now - FAILURE_WINDOW_S]:
+            del self._failures[client]
+        self._swept = now
 
     def login(self, user: str, password: str) -> bool:
         """The chat's login page: the token as password (any user name), or a user's password."""

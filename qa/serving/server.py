@@ -8,6 +8,7 @@ on /api (Bearer token or HTTP Basic), a limit on failed logins for both, JSON er
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import logging
 from collections.abc import Iterator
@@ -23,7 +24,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from ..store import IndexError_
 from .api import api_router
 from .api import error as api_error
-from .auth import Credentials
+from .auth import ATTEMPT_WAIT_S, Credentials
 from .openai_api import openai_error, openai_router
 
 log = logging.getLogger("qa.api")
@@ -145,15 +146,27 @@ def server_app(chat, credentials: Credentials | None) -> App:
             return await call_next(request)  # the API's description is no secret
         peer = request.client.host if request.client else "?"
         client = credentials.client_of(peer, request.headers.get("x-forwarded-for"))
-        stamp = credentials.attempt(client)
-        if stamp is None:
+        allowed = credentials.attempt(client)
+        waited = 0.0
+        while allowed is False and waited < ATTEMPT_WAIT_S:  # its other checks under way settle first
+            await asyncio.sleep(0.01)
+            waited += 0.01
+            allowed = credentials.attempt(client)
+        if not allowed:
             return error(path, 429, "too many failed sign-ins from this address: wait a minute")
         if path.rstrip("/") == "/login":  # Gradio checks the password
-            response = await call_next(request)
-            credentials.settle(client, stamp, ok=response.status_code == 200)
+            ok = False
+            try:
+                response = await call_next(request)
+                ok = response.status_code == 200
+            finally:
+                credentials.settle(client, ok)
             return response
-        ok = await run_in_threadpool(credentials.check_header, request.headers.get("authorization"))
-        credentials.settle(client, stamp, ok)
+        ok = False
+        try:
+            ok = await run_in_threadpool(credentials.check_header, request.headers.get("authorization"))
+        finally:  # a cancelled request settles too, or its client would wait for ever
+            credentials.settle(client, ok)
         if not ok:
             response = error(
                 path,
