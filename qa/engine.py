@@ -349,6 +349,15 @@ class QA:
     def info(self) -> dict:
         return self._follow().describe()
 
+    def documents(self) -> list:
+        """Every indexed article (source, title, size, chunks, when added), in the newest version."""
+        return self._follow().documents()
+
+    def article(self, source: str) -> tuple[str, str] | None:
+        """(title, text) of the indexed article `source` in the newest version; None if it has none."""
+        found = self._follow().document_by_source(source)
+        return None if found is None else (found[1], found[2])
+
     def context(self, source: str, start: int, end: int, sentences: int = 2) -> tuple[str, str, str]:
         """(before, quote, after): the quote with a few whole sentences either side."""
         return surrounding(self._follow(), source, start, end, sentences)

@@ -105,10 +105,17 @@ def news_qa(news_index, embedder):
 
 
 def start_chat(
-    root: Path, settings, embedder, llm=None, watch: bool = True, credentials=None, read_only: bool = False
+    root: Path,
+    settings,
+    embedder,
+    llm=None,
+    watch: bool = True,
+    credentials=None,
+    read_only: bool = False,
+    host: str = "127.0.0.1",
 ) -> dict:
     """A real chat server (and its JSON API) over a fresh index of the seed article, on a free
-    127.0.0.1 port; with `credentials` (qa.serving.auth.Credentials), both need them.
+    port of `host` (reached at 127.0.0.1); with `credentials` (qa.serving.auth.Credentials), both need them.
 
     Returns url, demo, app, corpus and qa; the caller closes `demo` (and stops the watcher).
     """
@@ -128,7 +135,7 @@ def start_chat(
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
-    launch(demo, port=port, block=False, chat=app, credentials=credentials)
+    launch(demo, host=host, port=port, block=False, chat=app, credentials=credentials)
     return {"url": f"http://127.0.0.1:{port}/", "demo": demo, "app": app, "corpus": corpus, "qa": qa}
 
 

@@ -15,12 +15,16 @@ from mcp import Client
 from mcp.client.stdio import StdioServerParameters
 from mcp.client.streamable_http import streamable_http_client
 
+from qa.indexing.indexer import Indexer
 from qa.serving.auth import Credentials
 
 pytestmark = pytest.mark.slow
 
 QUESTION = "What did Russia announce on Mar. 25?"
 TOKEN = "test-token-mcp-0123456789"
+LIGHTHOUSE = (
+    "Skerry Rock light automated\n\nThe lighthouse on Skerry Rock was automated in March. Its last keeper retired.\n"
+)
 
 
 async def _exercise(client: Client, article: str) -> None:
@@ -72,10 +76,28 @@ def test_qa_mcp_over_stdio_with_the_sdk_client(tmp_path, settings, embedder):
     asyncio.run(run())
 
 
+INITIALIZE = {
+    "jsonrpc": "2.0",
+    "id": 1,
+    "method": "initialize",
+    "params": {"protocolVersion": "2025-06-18", "capabilities": {}, "clientInfo": {"name": "curl", "version": "1"}},
+}
+MCP_HEADERS = {"Accept": "application/json, text/event-stream", "Authorization": f"Bearer {TOKEN}"}
+
+
 def test_mcp_over_streamable_http_on_qa_serve_behind_its_credentials(tmp_path, settings, embedder):
-    chat = start_chat(tmp_path, settings, embedder, watch=False, credentials=Credentials.from_options(TOKEN, None))
+    # Served beyond this machine (0.0.0.0, as credentials allow): /mcp answers to the name a
+    # client reaches it by, as /api does, not only to a loopback Host header.
+    chat = start_chat(
+        tmp_path, settings, embedder, watch=False, credentials=Credentials.from_options(TOKEN, None), host="0.0.0.0"
+    )
     try:
         assert httpx.post(chat["url"] + "mcp/", json={}, timeout=30).status_code == 401  # no token, no tools
+        port = chat["url"].rstrip("/").rsplit(":", 1)[1]
+        remote = {**MCP_HEADERS, "Host": f"qa.example.org:{port}"}
+        r = httpx.post(chat["url"] + "mcp/", json=INITIALIZE, headers=remote, timeout=30)
+        assert r.status_code == 200 and r.json()["result"]["serverInfo"]["name"] == "qa"
+        assert httpx.get(chat["url"] + "api/health", headers=remote, timeout=30).status_code == 200
 
         async def run():
             headers = {"Authorization": f"Bearer {TOKEN}"}
@@ -84,7 +106,29 @@ def test_mcp_over_streamable_http_on_qa_serve_behind_its_credentials(tmp_path, s
                 Client(streamable_http_client(chat["url"] + "mcp", http_client=http)) as client,
             ):
                 await _exercise(client, (chat["corpus"] / SEED_SOURCE).read_text(encoding="utf-8"))
+                # Another process indexes a new article: the next listing and read follow it,
+                # with no question asked in between.
+                (chat["corpus"] / "lighthouse.txt").write_text(LIGHTHOUSE, encoding="utf-8")
+                Indexer(settings, embedder).build(chat["corpus"], tmp_path / "index", progress=False)
+                listed = (await client.call_tool("list_articles", {})).structured_content["articles"]
+                assert sorted(a["source"] for a in listed) == [SEED_SOURCE, "lighthouse.txt"]
+                read = (await client.call_tool("read_article", {"source": "lighthouse.txt"})).structured_content
+                assert read["text"] == LIGHTHOUSE
 
         asyncio.run(run())
+    finally:
+        chat["demo"].close()
+
+
+def test_mcp_on_a_loopback_server_refuses_a_foreign_host_header(tmp_path, settings, embedder):
+    # On 127.0.0.1 without credentials, a web page that rebinds its own name to this machine
+    # must not reach the tools: the SDK's DNS-rebinding guard stays on.
+    chat = start_chat(tmp_path, settings, embedder, watch=False)
+    try:
+        port = chat["url"].rstrip("/").rsplit(":", 1)[1]
+        r = httpx.post(chat["url"] + "mcp/", json=INITIALIZE, headers={**MCP_HEADERS, "Host": f"evil.example:{port}"})
+        assert r.status_code == 421
+        r = httpx.post(chat["url"] + "mcp/", json=INITIALIZE, headers=MCP_HEADERS, timeout=30)
+        assert r.status_code == 200 and r.json()["result"]["serverInfo"]["name"] == "qa"
     finally:
         chat["demo"].close()

@@ -140,7 +140,7 @@ def build_server(qa):
     @server.tool(description="Every article in the index: its source path, title and length in characters.")
     def list_articles() -> ArticleList:
         return ArticleList(
-            articles=[ArticleOut(source=d.source, title=d.title, characters=d.chars) for d in qa.snapshot.documents()]
+            articles=[ArticleOut(source=d.source, title=d.title, characters=d.chars) for d in qa.documents()]
         )
 
     @server.tool(
@@ -150,10 +150,10 @@ def build_server(qa):
         )
     )
     def read_article(source: str, start: int | None = None, end: int | None = None) -> ArticleText:
-        found = qa.snapshot.document_by_source(source)
+        found = qa.article(source)
         if found is None:
             raise ToolError(f"no article {source!r} in the index: list_articles names them")
-        _, title, text = found
+        title, text = found
         a = 0 if start is None else max(0, min(start, len(text)))
         b = len(text) if end is None else max(a, min(end, len(text)))
         return ArticleText(source=source, title=title, start=a, end=b, length=len(text), text=text[a:b])

@@ -75,15 +75,19 @@ def qa_openapi(app: App, chat, routes: list) -> dict:
     return spec
 
 
-def mount_mcp(app: App, chat):
+def mount_mcp(app: App, chat, host: str):
     """The MCP server over streamable HTTP at /mcp (stateless, JSON replies: any worker can answer
-    any request); returns the lifespan that runs its session manager while the server runs."""
+    any request); returns the lifespan that runs its session manager while the server runs.
+
+    `host`: the address the server answers on. The SDK guards a loopback one against DNS
+    rebinding (only a loopback Host header passes); any other must answer to the names clients
+    use for it, as /api does, and the credentials `qa serve` then requires guard it."""
     from starlette.routing import Mount
 
     from .mcp_server import build_server
 
     server = build_server(chat.qa)
-    mcp_app = server.streamable_http_app(streamable_http_path="/", stateless_http=True, json_response=True)
+    mcp_app = server.streamable_http_app(streamable_http_path="/", stateless_http=True, json_response=True, host=host)
     app.router.routes.insert(0, Mount("/mcp", app=mcp_app))
 
     @contextlib.asynccontextmanager
@@ -101,12 +105,12 @@ def error(path: str, status: int, message: str, code: str | None = None):
     return api_error(status, message)
 
 
-def server_app(chat, credentials: Credentials | None) -> App:
+def server_app(chat, credentials: Credentials | None, host: str = "127.0.0.1") -> App:
     app = App(**API_DOCS, title="qa", description="Ask your articles: verbatim quotes with citations, or a refusal.")
     routers = [api_router(chat, chat.read_only), openai_router(chat)]
     for router in routers:
         app.include_router(router)
-    app.state.lifespan = mount_mcp(app, chat)
+    app.state.lifespan = mount_mcp(app, chat, host)
     app.openapi = lambda: qa_openapi(app, chat, [r for router in routers for r in router.routes])
 
     @app.exception_handler(StarletteHTTPException)  # FastAPI's own (a body it cannot parse) as well as ours

@@ -208,7 +208,7 @@ class ChatApp:
         return text
 
     def articles(self) -> list[list]:
-        return [[d.title, d.source, d.chars, d.chunks, d.added.replace("T", " ")] for d in self.qa.snapshot.documents()]
+        return [[d.title, d.source, d.chars, d.chunks, d.added.replace("T", " ")] for d in self.qa.documents()]
 
     def refresh(self):
         self.qa.reload()
@@ -330,7 +330,8 @@ def launch(
     from ..serving.server import server_app
 
     demo.queue(default_concurrency_limit=8)
-    app = server_app(chat, credentials) if chat is not None else None
+    # A share link's tunnel sends its own Host header: to MCP that is a server beyond this machine.
+    app = server_app(chat, credentials, "0.0.0.0" if share else host) if chat is not None else None
     theme = gr.themes.Soft(font=["ui-sans-serif", "system-ui", "sans-serif"], font_mono=["ui-monospace", "monospace"])
     return demo.launch(
         server_name=host,
