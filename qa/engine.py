@@ -20,7 +20,7 @@ from typing import Any, Protocol
 import numpy as np
 
 from .answering.answerer import Answerer
-from .answering.followup import carry_over, conversation_turns, rewrite_with_model
+from .answering.followup import CARRIED_TURNS, carry_over, conversation_turns, rewrite_with_model
 from .answering.presenting import extractive_answer, surrounding, verified, with_caveat
 from .answering.reader import Reader, is_packaged, load_reader
 from .answering.verification import Verifier, calibrated_for, check_model, uncalibrated_warning
@@ -340,11 +340,14 @@ class QA:
         return generative
 
     def _standalone(self, question: str, history: Sequence[tuple[str, str]], generative: bool) -> str:
+        """`question` (cleaned, within the limit as sent) made to stand alone; what is carried
+        over from `history` does not count against the limit, which the client cannot see."""
         if not history:
             return question
+        history = history[-CARRIED_TURNS:]
         if generative:
-            return self._clean(rewrite_with_model(question, history, self.llm))
-        return self._clean(carry_over(question, [q for q, _ in history]))
+            return self.cleaned(rewrite_with_model(question, history, self.llm))
+        return self.cleaned(carry_over(question, [q for q, _ in history]))
 
     def info(self) -> dict:
         return self._follow().describe()
@@ -377,6 +380,12 @@ class QA:
         limit = self.settings.max_question_chars
         if len(question) > limit:
             raise InvalidQuestion(f"the question is too long ({len(question):,} characters; the limit is {limit:,})")
+        return self.cleaned(question)
+
+    @staticmethod
+    def cleaned(question: str) -> str:
+        """`question` as qa searches for it: control characters (and lone surrogates) gone,
+        whitespace collapsed; `InvalidQuestion` if no word is left."""
         # Control characters carry no meaning in a question and confuse tokenisers.
         cleaned = "".join(
             " " if unicodedata.category(ch).startswith("C") and ch not in "\t\n" else ch for ch in question

@@ -188,12 +188,62 @@ def test_failed_sign_ins_are_rate_limited_and_the_token_never_logged(tmp_path, s
     assert TOKEN not in caplog.text
 
 
+def _headers_only(chat, path: str, length: int) -> tuple[int, str]:
+    """POST only the headers of a `length`-byte body, then read the reply: a server that waits
+    for the whole body before refusing it never answers in time."""
+    import socket
+
+    host, port = chat["url"].rstrip("/").removeprefix("http://").split(":")
+    with socket.create_connection((host, int(port)), timeout=30) as sock:
+        head = f"POST {path} HTTP/1.1\r\nHost: {host}\r\nContent-Type: application/json\r\nContent-Length: {length}\r\n\r\n"
+        sock.sendall(head.encode())
+        reply = b""
+        while b"\r\n\r\n" not in reply or len(reply.split(b"\r\n\r\n", 1)[1]) < _length(reply):
+            got = sock.recv(65536)
+            if not got:
+                break
+            reply += got
+    text = reply.decode(errors="replace")
+    return int(text.split(" ", 2)[1]), text.split("\r\n\r\n", 1)[-1]
+
+
+def _length(reply: bytes) -> int:
+    for line in reply.split(b"\r\n\r\n", 1)[0].split(b"\r\n"):
+        if line.lower().startswith(b"content-length:"):
+            return int(line.split(b":", 1)[1])
+    return 0
+
+
+def test_bodies_over_the_limit_are_refused_before_they_are_read(open_server):
+    status, body = _headers_only(open_server, "/api/articles", 10**9)
+    assert status == 413 and "over the 20 MB limit" in body
+    status, body = _headers_only(open_server, "/api/ask", 5 * 2**20)
+    assert status == 413 and "the request body is over the 1 MB limit" in body
+
+
+def test_odd_but_well_formed_requests_get_the_right_status(open_server):
+    # A lone surrogate is valid JSON: searched for without it, and echoed without it (not a 500).
+    body = json.dumps({"question": "Russia \ud800 missile?", "k": 1})  # ASCII, the surrogate escaped
+    r = _api(open_server, "/api/search", content=body, headers={"Content-Type": "application/json"}, method="POST")
+    assert r.status_code == 200 and r.json()["question"] == "Russia missile?"
+    # Only a duplicate is a conflict, whatever the file is called.
+    r = _api(open_server, "/api/articles", files={"file": ("already.exe", b"MZ\x90", "application/octet-stream")})
+    assert r.status_code == 400 and "only .txt" in r.json()["error"]
+    r = _api(open_server, "/api/articles", files={"file": ("already-read.txt", b"   ", "text/plain")})
+    assert r.status_code == 400 and "empty" in r.json()["error"]
+    for k in (True, "5", 2.5):  # not a number of passages, though Python would make one of it
+        r = _api(open_server, "/api/ask", json={"question": QUESTION, "k": k})
+        assert r.status_code == 400 and r.json()["error"].startswith("bad request: k:"), (k, r.text)
+
+
 def test_read_only_refuses_changes_but_answers(tmp_path, settings, embedder):
     chat = start_chat(tmp_path, settings, embedder, watch=False, read_only=True)
     try:
         r = _api(chat, "/api/articles", files={"file": ("a.txt", b"Title\n\nSome text.\n", "text/plain")})
         assert r.status_code == 403 and "read-only" in r.json()["error"]
         assert _api(chat, f"/api/articles/{SEED_SOURCE}", method="DELETE").status_code == 403
+        status, body = _headers_only(chat, "/api/articles", 10**8)  # refused before a byte of it is read
+        assert status == 403 and "read-only" in body
         assert (chat["corpus"] / SEED_SOURCE).exists()
         assert not _api(chat, "/api/ask", json={"question": QUESTION}).json()["refused"]
         config = _api(chat, "/config").json()

@@ -155,6 +155,27 @@ def test_carry_over_appends_the_previous_subject():
     assert carry_over("What did he discuss there?", []) == "What did he discuss there?"
 
 
+def test_carry_over_is_bounded_whatever_the_history_holds():
+    # A client's history may hold any text: a 20,000-word "question" costs a linear pass, and at
+    # most CARRIED_TERMS terms of it travel with the follow-up.
+    import time
+
+    from qa.answering.followup import CARRIED_TERMS
+
+    words = " ".join(f"w{i}" for i in range(20_000))
+    started = time.perf_counter()
+    rewritten = carry_over("when?", [words])
+    assert time.perf_counter() - started < 1.0  # quadratic took 7 s here; linear takes milliseconds
+    assert rewritten == "when? (" + " ".join(f"w{i}" for i in range(CARRIED_TERMS)) + ")"
+
+
+def test_a_follow_up_to_a_long_turn_is_not_too_long_itself(seed_qa):
+    # The limit is on the question as sent ("when?"), not on what qa carries over to it.
+    earlier = "Who visited Moscow one year before the crisis in Ukraine, " + "and " * 300 + "why?"
+    answer = seed_qa.ask("When?", history=[(earlier, "Abe.")] * 50)
+    assert answer.standalone_question.startswith("When? (visited Moscow one year")
+
+
 def test_extractive_follow_up_in_a_session(seed_qa):
     evidence = "Japanese Prime Minister Shinzō Abe visited Moscow to discuss Japan-Russia collaboration"
     alone = seed_qa.ask("What did he talk about?")

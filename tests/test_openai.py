@@ -102,6 +102,22 @@ def test_errors_are_openai_errors_with_the_right_status(server, client):
     with pytest.raises(openai.BadRequestError) as empty:
         client.chat.completions.create(model="qa", messages=[{"role": "user", "content": "   "}])
     assert empty.value.body["type"] == "invalid_request_error"
+    with pytest.raises(openai.BadRequestError) as not_text:  # never str() a dict into a question
+        client.chat.completions.create(
+            model="qa", messages=[{"role": "user", "content": [{"type": "text", "text": {"a": 1}}]}]
+        )
+    assert "must be a string" in not_text.value.message
+    # OpenAI's API takes null for `stream` (and for a text part's text): not streamed, and no text.
+    parts = [{"type": "text", "text": None}, {"type": "text", "text": QUESTION}]
+    reply = client.chat.completions.create(model="qa", messages=[{"role": "user", "content": parts}], stream=None)
+    assert reply.model_extra["qa"]["question"] == QUESTION and not reply.model_extra["qa"]["refused"]
+    raw = httpx.post(
+        server["url"] + "v1/chat/completions",
+        json={"model": "qa", "stream": None, "messages": [{"role": "user", "content": parts}]},
+        headers={"Authorization": f"Bearer {TOKEN}"},
+        timeout=60,
+    )
+    assert raw.status_code == 200 and raw.json()["object"] == "chat.completion"
 
 
 def test_langchain_chat_openai_talks_to_qa(server):

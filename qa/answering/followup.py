@@ -39,17 +39,28 @@ def leans_on_context(question: str) -> bool:
     return bool(_LEANS_ON_CONTEXT.search(question)) or len(content_words(question)) < 2
 
 
+CARRIED_TERMS = 12
+"""At most this many of the last question's terms are carried over: a question has fewer, and a
+client's history may hold any text."""
+CARRIED_TURNS = 8
+"""Only the last turns can matter to a follow-up; a long conversation costs no more than this."""
+
+
 def carry_over(question: str, previous: Sequence[str]) -> str:
     """The rule-based rewrite: `question` plus the last question's key terms it lacks."""
     if not previous or not leans_on_context(question):
         return question
-    have = {w.lower() for w in _TERM.findall(question)}
+    seen = {w.lower() for w in _TERM.findall(question)} | STOPWORDS | _QUESTION_WORDS
     extra: list[str] = []
-    for term in _TERM.findall(previous[-1]):
+    for found in _TERM.finditer(previous[-1]):
+        term = found.group()
         low = term.lower()
-        if low in have or low in STOPWORDS or low in _QUESTION_WORDS or low in (e.lower() for e in extra):
+        if low in seen or len(term) > 40:  # 40: no word is longer; a run of letters is not a term
             continue
+        seen.add(low)
         extra.append(term)
+        if len(extra) == CARRIED_TERMS:
+            break
     return f"{question} ({' '.join(extra)})" if extra else question
 
 
@@ -92,6 +103,7 @@ def conversation_turns(messages: Sequence[dict], rule_based: bool) -> tuple[str,
             pending = None
     if pending is None:
         raise InvalidQuestion("the conversation has no user question to answer")
+    turns = turns[-CARRIED_TURNS:]
     if rule_based:
         # The rule-based rewrite needs each earlier question to stand alone too.
         standalone: list[str] = []

@@ -192,6 +192,8 @@ class Added:
     source: str | None
     """Where the file now lives, relative to the corpus root (None: not saved)."""
     message: str
+    duplicate: bool = False
+    """Not saved because the same article is already in the corpus (the others: a bad file)."""
 
 
 _UNSAFE_NAME = re.compile(r"[^\w.\- ]+", re.UNICODE)
@@ -237,7 +239,7 @@ def add_file(corpus_dir: Path, name: str, data: bytes, settings: Settings) -> Ad
             continue
         if same:
             existing = path.relative_to(corpus_dir).as_posix()
-            return Added(None, f"{name}: not added: the same article is already in the corpus as {existing}")
+            return Added(None, f"{name}: not added: the same article is already in the corpus as {existing}", True)
     target = corpus_dir / clean
     counter = 1
     while target.exists():

@@ -62,16 +62,18 @@ GUARDED = (401, 429, 503)
 
 
 def _question_field(description: str):
-    # pattern: at least one letter or digit (Python's `\w` less the underscore: what `str.isalnum`
-    # accepts), as the server requires (qa.engine.QA._clean); the length is counted as sent.
-    # Documented here, enforced by QA (its messages say what is wrong in words: "the question is empty").
-    limits = {"minLength": 1, "maxLength": QUESTION_CHARS, "pattern": r"[^\W_]"}
-    return Field(description=description, json_schema_extra=limits)
+    # The length is counted as sent. "At least one letter or digit" (str.isalnum, as QA._clean
+    # requires) is said in words, not as a `pattern`: JSON Schema patterns are ECMA-262, whose
+    # `\w` is ASCII, so a validating client would refuse "Москва?" before the server saw it.
+    limits = {"minLength": 1, "maxLength": QUESTION_CHARS}
+    return Field(description=description + "; at least one letter or digit (any script)", json_schema_extra=limits)
 
 
 class AskBody(BaseModel):
     question: str = _question_field("the question; follow-ups may lean on `history`")
-    k: int | None = Field(default=None, ge=1, le=100, description="passages to read (default: the setting, 8)")
+    k: int | None = Field(
+        default=None, ge=1, le=100, strict=True, description="passages to read (default: the setting, 8)"
+    )  # strict: `true` or "5" is not a number of passages
     mode: Literal["extractive", "generative"] | None = Field(
         default=None, description="generative needs a language model (`qa serve --llm`)"
     )
@@ -82,7 +84,7 @@ class AskBody(BaseModel):
 
 class SearchBody(BaseModel):
     question: str = _question_field("what to search for")
-    k: int | None = Field(default=None, ge=1, le=100)
+    k: int | None = Field(default=None, ge=1, le=100, strict=True)
 
 
 def error(status: int, message: str) -> JSONResponse:
@@ -133,7 +135,7 @@ def api_router(chat, read_only: bool) -> APIRouter:
             passages = chat.qa.search(body.question, k=body.k)
         except InvalidQuestion as exc:
             raise HTTPException(400, str(exc)) from None
-        return {"question": body.question, "passages": [p.to_dict() for p in passages]}
+        return {"question": chat.qa.cleaned(body.question), "passages": [p.to_dict() for p in passages]}
 
     @router.post(
         "/articles",
@@ -149,7 +151,7 @@ def api_router(chat, read_only: bool) -> APIRouter:
             raise HTTPException(413, f"{file.filename} is over the {chat.settings.max_file_bytes // 2**20} MB limit")
         added = chat.add_article(file.filename or "", data)
         if added.source is None:
-            raise HTTPException(409 if "already" in added.message else 400, added.message)
+            raise HTTPException(409 if added.duplicate else 400, added.message)
         report = chat.update_index({added.source})
         return {"source": added.source, "message": added.message, "index": report.to_dict()}
 
@@ -170,9 +172,14 @@ def api_router(chat, read_only: bool) -> APIRouter:
     return router
 
 
+READ_ONLY = "this server is read-only: articles are added in its corpus folder on disk"
+BODY_LIMIT = 2**20
+"""The largest JSON body the server reads (a question, its history, a conversation): 1 MB."""
+
+
 def _writable(read_only: bool) -> None:
     if read_only:
-        raise HTTPException(403, "this server is read-only: articles are added in its corpus folder on disk")
+        raise HTTPException(403, READ_ONLY)
 
 
 def _sse(first, events: Iterator) -> Iterator[str]:

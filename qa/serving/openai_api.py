@@ -24,7 +24,7 @@ from fastapi.responses import JSONResponse, StreamingResponse
 from pydantic import BaseModel, ConfigDict, Field
 
 from ..answering.presenting import as_plain_text
-from ..types import Answer
+from ..types import Answer, InvalidQuestion
 from .api import SSE_EVENT
 
 EXTRACTIVE, GENERATIVE = "qa", "qa-generative"
@@ -43,7 +43,7 @@ class ChatBody(BaseModel):
     model_config = ConfigDict(extra="allow")
     model: str = Field(description="`qa` (quotes picked by qa) or `qa-generative` (with `qa serve --llm`)")
     messages: list[Message] = Field(description="the conversation; the last user message is the question")
-    stream: bool = False
+    stream: bool | None = False  # OpenAI's API allows null: not streamed
 
 
 class OpenAIError(BaseModel):
@@ -109,9 +109,9 @@ def openai_router(chat) -> APIRouter:
                 param="model",
                 code="model_not_found",
             )
-        messages = [{"role": m.role, "content": _text(m.content)} for m in body.messages]
         mode = "generative" if body.model == GENERATIVE else "extractive"
         try:
+            messages = [{"role": m.role, "content": _text(m.content)} for m in body.messages]
             question, turns = chat.qa.conversation(messages, mode)
             answer = chat.qa.ask(question, history=turns, mode=mode)
         except ValueError as exc:  # no user message, an empty or overlong question
@@ -142,7 +142,10 @@ def _text(content) -> str:
     """A message's text: a string, or the text parts of a list of content parts."""
     if content is None or isinstance(content, str):
         return content or ""
-    return "\n".join(str(p.get("text", "")) for p in content if p.get("type") == "text")
+    texts = [p.get("text") for p in content if p.get("type") == "text"]
+    if any(t is not None and not isinstance(t, str) for t in texts):  # never str() a dict into a question
+        raise InvalidQuestion("a text part's `text` must be a string")
+    return "\n".join(t for t in texts if t)
 
 
 def _beside(answer: Answer) -> dict:

@@ -21,8 +21,9 @@ from gradio.routes import App
 from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from ..ingestion.files import file_size
 from ..store import IndexError_
-from .api import api_router
+from .api import BODY_LIMIT, READ_ONLY, api_router
 from .api import error as api_error
 from .auth import ATTEMPT_WAIT_S, Credentials
 from .openai_api import openai_error, openai_router
@@ -140,6 +141,27 @@ def server_app(chat, credentials: Credentials | None, host: str = "127.0.0.1") -
         if not _guarded(request.url.path):
             return PlainTextResponse("Internal Server Error", status_code=500)
         return error(request.url.path, 500, "something went wrong while answering; the details are in the server log")
+
+    @app.middleware("http")  # inside the gate (added first): only a request it let in gets here
+    async def limits(request: Request, call_next):
+        """What can be refused before a body is read: a change to a read-only server, and a
+        body over the limit (an upload's is the file size limit), by its Content-Length."""
+        path = request.url.path
+        if not _guarded(path) or request.method not in ("POST", "PUT", "PATCH", "DELETE"):
+            return await call_next(request)
+        if chat.read_only and path.startswith("/api/articles"):
+            return error(path, 403, READ_ONLY)
+        upload = path.rstrip("/") == "/api/articles"
+        limit = chat.settings.max_file_bytes + 2**16 if upload else BODY_LIMIT  # 64 KB: the form's own parts
+        size = request.headers.get("content-length", "")
+        if size.isdigit() and int(size) > limit:
+            what = (
+                f"the file is over the {file_size(chat.settings.max_file_bytes)} limit"
+                if upload
+                else (f"the request body is over the {file_size(BODY_LIMIT)} limit")
+            )
+            return error(path, 413, what)
+        return await call_next(request)
 
     @app.middleware("http")
     async def gate(request: Request, call_next):
