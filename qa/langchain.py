@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from langchain_core.callbacks import CallbackManagerForRetrieverRun
+from langchain_core.callbacks import AsyncCallbackManagerForRetrieverRun, CallbackManagerForRetrieverRun
 from langchain_core.documents import Document
 from langchain_core.retrievers import BaseRetriever
 
@@ -19,6 +19,18 @@ class QARetriever(BaseRetriever):
     def _get_relevant_documents(
         self, query: str, *, run_manager: CallbackManagerForRetrieverRun, k: int | None = None
     ) -> list[Document]:
+        return self._documents(query, k)
+
+    async def _aget_relevant_documents(
+        self, query: str, *, run_manager: AsyncCallbackManagerForRetrieverRun, k: int | None = None
+    ) -> list[Document]:
+        """`ainvoke(query, k=N)` as `invoke` takes it (LangChain's default async path has no `k`);
+        the search runs in a worker thread, off the event loop."""
+        import asyncio
+
+        return await asyncio.to_thread(self._documents, query, k)
+
+    def _documents(self, query: str, k: int | None) -> list[Document]:
         return [
             Document(
                 page_content=p.text,

@@ -86,6 +86,11 @@ def test_errors_are_one_clear_line(tmp_path):
 
     run = _qa("index", "--corpus", str(tmp_path / "no-such-folder"), "--index", str(tmp_path / "i"))
     assert run.returncode == 1 and "corpus folder not found" in run.stderr and "Traceback" not in run.stderr
+    assert not (tmp_path / "i").exists()  # a command that fails makes nothing
+
+    run = _qa("eval", "--suite", "seed-heldoutt", "--limit", "1", "--work", str(tmp_path / "eval"))
+    assert run.returncode == 1 and "no evaluation suite 'seed-heldoutt': the suites found are" in run.stderr
+    assert "seed-heldout," in run.stderr
 
     corpus = tmp_path / "corpus"
     copy_seed(corpus)

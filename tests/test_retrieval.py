@@ -36,6 +36,13 @@ def test_langchain_retriever(seed_qa):
     for d in docs:
         assert d.metadata["source"] == SEED.name and d.metadata["title"]
         assert text[d.metadata["start"] : d.metadata["end"]] == d.page_content
+    # `k` per call, the async way as the sync one (LangChain's default async path takes none).
+    import asyncio
+
+    question = "What is Moscow's pivot to the East?"
+    assert len(retriever.invoke(question, k=1)) == 1 and len(asyncio.run(retriever.ainvoke(question, k=1))) == 1
+    assert [len(d) for d in asyncio.run(retriever.abatch([question, "Kuril Islands"], k=3))] == [3, 3]
+    assert asyncio.run(retriever.ainvoke(question)) == docs
 
 
 def test_mmr_keeps_k_and_the_best(seed_qa):

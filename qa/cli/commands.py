@@ -130,6 +130,14 @@ def cmd_eval(args) -> int:
     args.work.mkdir(parents=True, exist_ok=True)
     suites = default_suites(args.shared, root, args.work, squad=args.squad, bbc=args.bbc)
     if args.suite:
+        unknown = sorted(set(args.suite) - {s.name for s in suites})
+        if unknown:
+            names = ", ".join(s.name for s in suites) or "none (see --squad, --bbc, --shared)"
+            print(
+                f"qa: no evaluation suite {', '.join(map(repr, unknown))}: the suites found are {names}",
+                file=sys.stderr,
+            )
+            return EXIT_ERROR
         suites = [s for s in suites if s.name in args.suite]
     if not suites:
         print("qa: no evaluation data found (see --squad, --bbc, --shared)", file=sys.stderr)

@@ -12,7 +12,7 @@ from ..config import INDEX_SHAPING, SUPPORTED_KINDS, Settings
 from ..embedding import onnx as query_encoder
 from ..embedding.model import Embedder, resolve_model_path
 from ..embedding.onnx import OnnxEmbedder
-from ..ingestion.files import CorpusFile, Skipped, discover, file_stat, fingerprint
+from ..ingestion.files import CorpusFile, Skipped, check_corpus, discover, file_stat, fingerprint
 from ..store import IndexError_, Snapshot, Store, Writer, open_store
 from .prepare import Job, preparer_for
 
@@ -105,7 +105,7 @@ class Indexer:
         settings = self.settings
         if self._embedder is None:
             resolve_model_path(settings.model)  # a wrong model fails now, not after the scan
-        corpus_dir = Path(corpus_dir or settings.corpus_dir)
+        corpus_dir = check_corpus(Path(corpus_dir or settings.corpus_dir))  # before the lock makes a folder
         store = open_store(index_dir or settings.index_dir, settings.store)
         say = on_message or log.info
         started = time.perf_counter()

@@ -58,11 +58,7 @@ def discover(
     those are looked at, with the article of a changed sidecar and the files of a folder,
     so an update in a big corpus does not walk all of it.
     """
-    root = Path(corpus_dir)
-    if root.is_file():
-        raise FileNotFoundError(f"{root} is a file, not a corpus folder: give the folder that holds the articles")
-    if not root.is_dir():
-        raise FileNotFoundError(f"corpus folder not found: {root}")
+    root = check_corpus(corpus_dir)
     real_root = root.resolve()
     files: list[CorpusFile] = []
     skipped: list[Skipped] = []
@@ -116,6 +112,16 @@ def discover(
         has_sidecar = sidecar in listed if only is None else os.path.isfile(sidecar)
         files.append(CorpusFile(name, rel, Path(sidecar) if has_sidecar else None))
     return files, skipped, other
+
+
+def check_corpus(corpus_dir: Path) -> Path:
+    """`corpus_dir` if it is a folder; else FileNotFoundError saying what it is instead."""
+    root = Path(corpus_dir)
+    if root.is_file():
+        raise FileNotFoundError(f"{root} is a file, not a corpus folder: give the folder that holds the articles")
+    if not root.is_dir():
+        raise FileNotFoundError(f"corpus folder not found: {root}")
+    return root
 
 
 def file_size(size: int) -> str:
