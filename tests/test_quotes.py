@@ -136,3 +136,55 @@ def test_short_or_altered_copies_stay_prose(passages):
         "The team won the cup. The team won a cup on Sunday after a very long season.", passages, DOCS
     )
     assert not checked.citations
+
+
+DOC_C = "The health board said the new vaccine is unsafe for children under five. A ticket costs 150 dollars."
+DOC_D = "The Rhone glacier lost 14 metres of ice in 2022. Scientists blamed the hot summer."
+
+
+def test_a_quote_is_found_only_as_whole_words():
+    # Inside "unsafe" the words "safe for children" are there, and say the opposite.
+    assert locate("safe for children under five", DOC_C) is None
+    assert locate("costs 1", DOC_C) is None
+    span = locate("unsafe for children under five", DOC_C)
+    assert DOC_C[span[0] : span[1]] == "unsafe for children under five"
+    assert locate("vaccine", "A vaccine-maker and the vaccine") == (2, 9)  # a hyphen ends a word
+    checked = check_quotes(
+        'Yes: the new vaccine is "safe for children under five" [1].', [_passage(3, "c.txt", DOC_C)], {3: DOC_C}
+    )
+    assert checked.citations == [] and checked.counts()["removed"] == 1
+
+
+@pytest.mark.parametrize(
+    "written",
+    [
+        'The survey says “The Rhone glacier lost "40 metres" of ice in 2022” [1].',  # an invented phrase nested in a real quote
+        'It "lost 40 metres" (1).',  # a reference in round brackets
+        'It "lost 40 metres" [1-2].',  # a range
+        "It ‘lost 40 metres of ice in 2022’ [1].",  # single quote marks
+        "It ‘lost 40 metres of ice in 2022’, the survey said.",  # single, long, no reference
+    ],
+)
+def test_no_words_are_shown_inside_quote_marks_unchecked(written):
+    passages, docs = [_passage(4, "d.txt", DOC_D)], {4: DOC_D}
+    checked = check_quotes(written + ' And "Scientists blamed the hot summer" [1].', passages, docs)
+    assert "40 metres" not in "".join(c.quote for c in checked.citations)
+    shown = checked.text
+    # Whatever stands between quote marks now is the article's own words.
+    import re
+
+    for quoted in re.findall(r"[“\"‘]([^”\"’]+)[”\"’]", shown):
+        assert quoted in DOC_D, (written, shown)
+    assert "“Scientists blamed the hot summer” [1]" in shown
+
+
+def test_a_short_quote_without_a_reference_is_shown_as_plain_words():
+    checked = check_quotes(
+        'The "glacier" matters: it "lost 14 metres of ice in 2022" [1].', [_passage(4, "d.txt", DOC_D)], {4: DOC_D}
+    )
+    assert checked.text == "The glacier matters: it “lost 14 metres of ice in 2022” [1]."
+    # An apostrophe is not a closing quote mark.
+    checked = check_quotes(
+        "The board’s ‘new vaccine is unsafe for children’ [1].", [_passage(3, "c.txt", DOC_C)], {3: DOC_C}
+    )
+    assert [c.quote for c in checked.citations] == ["new vaccine is unsafe for children"]

@@ -21,7 +21,16 @@ from ..store import Snapshot
 from ..types import Answer, Citation, Passage
 from .answerer import Selection
 from .presenting import compose, refusal_text, verbatim
-from .quotes import QUOTE_PATTERN, CheckedAnswer, check_quotes, citation_at, cited_numbers, find_quote
+from .quotes import (
+    QUOTE_PATTERN,
+    CheckedAnswer,
+    check_quotes,
+    citation_at,
+    cited_numbers,
+    find_quote,
+    is_checked,
+    quote_parts,
+)
 
 SYSTEM_PROMPT = """You answer questions about a collection of articles, using ONLY the numbered passages the user gives you.
 Rules:
@@ -77,12 +86,15 @@ class GroundedGenerator:
             yield piece
             for m in QUOTE_PATTERN.finditer(text):
                 # A quote is complete once its passage number is closed, or other text follows it.
+                body, ref = quote_parts(m)
                 after = text[m.end() :].lstrip()
-                if m.start() in settled or (not m.group("ref") and (not after or after.startswith(("[", "(")))):
+                if m.start() in settled or (not ref and (not after or after.startswith(("[", "(")))):
                     continue
                 settled.add(m.start())
-                cited = cited_numbers(m.group("ref"))
-                found = find_quote(m.group("body"), cited, prompted.passages, prompted.documents)
+                if not is_checked(m):  # the final check leaves it as prose: nothing to announce
+                    continue
+                cited = cited_numbers(ref)
+                found = find_quote(body, cited, prompted.passages, prompted.documents)
                 if found is None or found[:2] in announced:
                     continue
                 announced.add(found[:2])

@@ -17,14 +17,39 @@ from dataclasses import dataclass, field
 
 from ..types import Citation, Passage
 
-# "…" [2], “…” [2], «…» [2], '…' is too ambiguous (apostrophes) and is not a quote here.
+_REF = (
+    r"""(?:\s*(?:\[\s*(?:passages?\s*)?\d+(?:\s*[,;–-]\s*(?:passages?\s*)?\d+)*\s*\]"""
+    r"""|\(\s*(?:passages?\s*)?\d{1,2}(?:\s*[,;–-]\s*\d{1,2})*\s*\)))"""
+)
+"""A passage reference after a quote: [2], [1, 3], [1-2], [passage 2], (2), (passage 2)."""
+# “…” first, whose body may hold straight quote marks (a model quoting a quote, or nesting an
+# invented phrase inside a real one: the whole is checked); then "…", „…“, «…»; then ‘…’,
+# whose closing mark is also the apostrophe, so it closes only where no letter follows.
 QUOTE_PATTERN = re.compile(
-    r"""(?P<open>["“”„«])(?P<body>[^"“”„«»\n]{2,}?)(?P<close>["“”»])"""
-    r"""(?P<ref>\s*(?:\[\s*(?:passage\s*)?\d+(?:\s*[,;]\s*(?:passage\s*)?\d+)*\s*\]|\(\s*passage\s*\d+\s*\)))?""",
+    r"""“(?P<curly>[^“”\n]{2,}?)”(?P<curly_ref>""" + _REF + r""")?"""
+    r"""|(?P<open>["„«”])(?P<body>[^"“”„«»\n]{2,}?)(?P<close>["“”»])(?P<ref>""" + _REF + r""")?"""
+    r"""|‘(?P<single>(?:[^‘’\n]|’(?=\w)){2,}?)’(?!\w)(?P<single_ref>""" + _REF + r""")?""",
     re.I,
 )
+
+
+def quote_parts(m: re.Match) -> tuple[str, str | None]:
+    """(the quote's words, its passage reference or None) of a `QUOTE_PATTERN` match."""
+    for body, ref in (("curly", "curly_ref"), ("body", "ref"), ("single", "single_ref")):
+        if m.group(body) is not None:
+            return m.group(body), m.group(ref)
+    raise ValueError("not a quote match")
+
+
+def is_checked(m: re.Match) -> bool:
+    """Whether a quote is looked up: one with a passage number, or a long one. A short one
+    with none reads as scare quotes or a title, and is shown as plain words (no marks)."""
+    body, ref = quote_parts(m)
+    return bool(ref) or len(body.split()) >= MIN_UNCITED_WORDS
+
+
 _REF_NUMBER = re.compile(r"\d+")
-_BARE_REF = re.compile(r"\s*\[\s*(?:passage\s*)?\d+(?:\s*[,;]\s*(?:passage\s*)?\d+)*\s*\]", re.I)
+_BARE_REF = re.compile(r"\s*\[\s*(?:passages?\s*)?\d+(?:\s*[,;–-]\s*(?:passages?\s*)?\d+)*\s*\]", re.I)
 _QUOTE_MARKS = str.maketrans({"“": '"', "”": '"', "„": '"', "«": '"', "»": '"', "‘": "'", "’": "'", "‚": "'", "`": "'"})
 _EDGE_PUNCTUATION = " .,;:!?…-–—'\""
 
@@ -106,8 +131,15 @@ def locate(quote: str, text: str) -> tuple[int, int] | None:
         if len(cand) < 2:
             continue
         pos = hay.find(cand)
-        if pos >= 0:
-            return where[pos], where[pos + len(cand) - 1] + 1
+        while pos >= 0:
+            # Whole words only: "safe for children" must not be found inside "unsafe for
+            # children", nor "costs 1" inside "costs 150".
+            cut_before = cand[0].isalnum() and pos > 0 and hay[pos - 1].isalnum()
+            end = pos + len(cand)
+            cut_after = cand[-1].isalnum() and end < len(hay) and hay[end].isalnum()
+            if not cut_before and not cut_after:
+                return where[pos], where[end - 1] + 1
+            pos = hay.find(cand, pos + 1)
     return None
 
 
@@ -154,13 +186,14 @@ def check_quotes(text: str, passages: list[Passage], documents: dict[int, str]) 
     pieces: list[str] = []
     pos = 0
     for m in QUOTE_PATTERN.finditer(text):
-        written = m.group("body")
-        cited = cited_numbers(m.group("ref"))
+        written, ref = quote_parts(m)
+        cited = cited_numbers(ref)
         pieces.append(prose(text[pos : m.start()]))
         pos = m.end()
-        if not cited and len(written.split()) < MIN_UNCITED_WORDS:
+        if not is_checked(m):
+            # Quote marks only ever surround words qa checked: unchecked ones lose theirs.
             checks.append(QuoteCheck(written, cited, "uncited"))
-            pieces.append(m.group(0))
+            pieces.append(written)
             continue
         found = find_quote(written, cited, passages, documents)
         if found is None:
