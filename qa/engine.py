@@ -386,9 +386,16 @@ class QA:
     def cleaned(question: str) -> str:
         """`question` as qa searches for it: control characters (and lone surrogates) gone,
         whitespace collapsed; `InvalidQuestion` if no word is left."""
-        # Control characters carry no meaning in a question and confuse tokenisers.
+        # Control characters carry no meaning in a question and confuse tokenisers. Invisible
+        # format characters (a soft hyphen, a zero-width space) sit inside words: they go
+        # without a trace, or "mu\u00adseum" would be searched as "mu seum".
         cleaned = "".join(
-            " " if unicodedata.category(ch).startswith("C") and ch not in "\t\n" else ch for ch in question
+            ""
+            if unicodedata.category(ch) == "Cf"
+            else " "
+            if unicodedata.category(ch)[0] == "C" and ch not in "\t\n"
+            else ch
+            for ch in question
         )
         cleaned = " ".join(cleaned.split())
         if not cleaned:

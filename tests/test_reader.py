@@ -257,6 +257,36 @@ def test_the_short_answer_is_the_articles_own_words_inside_the_first_quote(seed_
     assert refused.refused and refused.short_answer is None and "short_answer" not in refused.to_dict()
 
 
+def test_a_yes_no_question_gets_its_quote_but_no_short_answer(seed_qa):
+    # "Did Russia announce…?" is answered by the sentence, not by a span of it ("Mar. 25").
+    answer = seed_qa.ask("Did Russia announce the deployment of missile defense systems on the Kuril Islands?")
+    assert not answer.refused and "Russia announced on Mar. 25" in answer.citations[0].quote
+    assert answer.short_answer is None
+
+
+def test_the_short_answer_keeps_the_full_stop_of_an_abbreviation():
+    from qa.answering.answerer import Selection
+    from qa.answering.presenting import short_answer
+    from qa.types import Citation
+
+    def short(quote: str, span: str):
+        first = Citation(n=1, quote=quote, source="a.txt", title="A", start=100, end=100 + len(quote), score=1.0)
+        at = 100 + quote.index(span)
+        return short_answer(Selection(short=("a.txt", at, at + len(span), 0.5)), first)
+
+    assert short("Its founder was Jane Doe Jr. who moved from Leeds.", "Jane Doe Jr. ").text == "Jane Doe Jr."
+    assert short("The club was founded by Smith & Co. in Leeds.", "Smith & Co.").text == "Smith & Co."
+    found = short("The mill opened in 1990.", "1990.")  # the sentence's own full stop goes
+    assert found.text == "1990" and (found.start, found.end) == (119, 123)
+
+
+def test_invisible_characters_inside_a_question_word_leave_the_word_whole():
+    from qa import QA
+
+    assert QA.cleaned("When did the mu\u00adseum in Dun\u200bdee open?") == "When did the museum in Dundee open?"
+    assert QA.cleaned("Who\x07won\tthe\ncup?") == "Who won the cup?"  # control characters still separate
+
+
 @pytest.mark.slow
 def test_mined_negatives_are_what_qa_ranks_and_never_hold_the_answer(tmp_path):
     """Stage two's data: each question's group gains the candidates qa itself ranks highest

@@ -8,6 +8,7 @@ answers with a caveat; otherwise it answers. The quotes themselves are cut by ci
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -81,7 +82,10 @@ class Answerer:
             return selection
         selection.citations = self._cite(sentences, question)
         selection.uncertain = selection.confidence < caveat
-        if best.span is not None and selection.citations:
+        # "Is the vaccine safe?" is answered by the quote, not by a span of it ("five"); "Is it
+        # abstract or concrete?" names its answers, and a span can be one.
+        yes_no = _YES_NO.match(question) and not re.search(r"\bor\b", question, re.I)
+        if best.span is not None and selection.citations and not yes_no:
             selection.short = (best.source, *best.span)  # presenting.short_answer checks it against the quote
         return selection
 

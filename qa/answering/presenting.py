@@ -39,7 +39,10 @@ def short_answer(selection: Selection, first: Citation) -> ShortAnswer | None:
         return None
     text = first.quote[start - first.start : end - first.start]
     # The span head points at word pieces; trim what a reader would not call part of the answer.
-    while text and text[-1] in " ,;:.":
+    # A full stop the sentence goes on after ("Jane Doe Jr. who moved", "Smith & Co. in
+    # Leeds") belongs to an abbreviation, and stays.
+    after = first.quote[end - first.start :].lstrip()
+    while text and (text[-1] in " ,;:" or (text[-1] == "." and not after[:1].islower())):
         text, end = text[:-1], end - 1
     while text and text[0] in " ,;:":
         text, start = text[1:], start + 1
