@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pytest
 from conftest import DATA, SEED, SEED_SOURCE, load_questions
 
 
@@ -309,3 +310,31 @@ def test_only_sentences_of_the_questions_own_words_are_set_aside():
     assert not adds_nothing(word_stems("Smith was older than Jones."), word_stems("Who was older, Smith or Jones?"))
     assert all(_YES_NO.match(q) for q in ("Was it signed?", "Isn't it signed?", "Didn’t they sign it?", "Won't it?"))
     assert not any(_YES_NO.match(q) for q in ("Island nations signed what?", "Who signed it?"))
+
+
+FRENCH = (
+    "Le conseil régional a longuement débattu du budget des écoles, des élèves réformés et des années créées pour "
+    "le théâtre municipal, ainsi que des rivières, des fenêtres, des forêts protégées et des musées rénovés de la "
+    "région côtière, puis de la préfecture légère et du ministère de la forêt, et il a finalement décidé que la "
+    "nouvelle bibliothèque de Zoé Lefèvre ouvrira le 4 septembre 2024 avec quatre-vingt mille livres, selon le "
+    "médecin de l'équipe."
+)
+
+
+@pytest.mark.parametrize("form", ["NFC", "NFD"])
+def test_a_long_sentence_in_decomposed_text_is_cut_at_a_word_start(tmp_path, settings, embedder, form):
+    # In NFD, "é" is "e" and a combining accent: the accent must not count as a word break.
+    import unicodedata
+
+    from qa import QA
+    from qa.indexing.indexer import Indexer
+
+    text = "Conseil\n\n" + unicodedata.normalize(form, FRENCH) + "\n"
+    (tmp_path / "corpus").mkdir()
+    (tmp_path / "corpus" / "fr.txt").write_text(text, encoding="utf-8")
+    Indexer(settings, embedder).build(tmp_path / "corpus", tmp_path / "index", progress=False)
+    answer = QA.load(tmp_path / "index", embedder=embedder).ask("Que dit le conseil sur l'équipe et les livres ?")
+    c = answer.citations[0]
+    assert c.cut_start and text[c.start : c.end] == c.quote
+    assert not unicodedata.category(text[c.start - 1]).startswith(("L", "M")), text[c.start - 5 : c.start + 10]
+    assert not unicodedata.category(c.quote[0]).startswith("M")

@@ -21,8 +21,11 @@ _DANGLING_START = re.compile(
     r"however|also|yet|thus|therefore|meanwhile|instead|still)\b",
     re.I,
 )
-_WORD_IN_TEXT = re.compile(r"\w+", re.UNICODE)
-_NON_WORD = re.compile(r"\W+", re.UNICODE)
+# Combining marks belong to their word: in decomposed (NFD) text "é" is "e" + U+0301, and
+# `\w` alone would start a quote inside "réformés".
+_MARKS = "\u0300-\u036f\u1ab0-\u1aff\u1dc0-\u1dff\u20d0-\u20ff\ufe20-\ufe2f"
+_WORD_IN_TEXT = re.compile(rf"[\w{_MARKS}]+", re.UNICODE)
+_NON_WORD = re.compile(rf"[^\w{_MARKS}]+", re.UNICODE)
 
 
 class Quoter:
