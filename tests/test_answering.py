@@ -338,3 +338,22 @@ def test_a_long_sentence_in_decomposed_text_is_cut_at_a_word_start(tmp_path, set
     assert c.cut_start and text[c.start : c.end] == c.quote
     assert not unicodedata.category(text[c.start - 1]).startswith(("L", "M")), text[c.start - 5 : c.start + 10]
     assert not unicodedata.category(c.quote[0]).startswith("M")
+
+
+BARN = (
+    "Barn story\n\nTom Hill painted the old barn blue. He painted the barn in May 1999. The barn paint was blue. "
+    "The barn was painted by Tom. It took Tom a week to paint the barn. He painted it with a brush.\n"
+)
+
+
+def test_no_sentence_is_quoted_twice_in_one_answer(tmp_path, settings, embedder):
+    # A short sentence borrows the one before it as context, unless another quote holds it.
+    from qa import QA
+    from qa.indexing.indexer import Indexer
+
+    (tmp_path / "corpus").mkdir()
+    (tmp_path / "corpus" / "barn.txt").write_text(BARN, encoding="utf-8")
+    Indexer(settings, embedder).build(tmp_path / "corpus", tmp_path / "index", progress=False)
+    answer = QA.load(tmp_path / "index", embedder=embedder).ask("Who painted the barn blue and when?")
+    spans = sorted((c.start, c.end) for c in answer.citations)
+    assert len(spans) >= 2 and all(a_end <= b_start for (_, a_end), (b_start, _) in zip(spans, spans[1:]))

@@ -69,9 +69,10 @@ class Quoter:
                     quotes.remove(other)
 
         citations = []
+        quoted = {(x.doc_id, x.idx) for quote in quotes for x in quote}
         for quote_sentences in quotes:
             text = self.snapshot.document_text(quote_sentences[0].doc_id)
-            start, end = self._quote_span(quote_sentences, text, question)
+            start, end = self._quote_span(quote_sentences, text, question, quoted)
             quote = text[start:end]
             # Each sentence as SQLite cut it must sit inside the quote Python cut:
             # a cross-check of the stored offsets, not just of one slice.
@@ -105,17 +106,20 @@ class Quoter:
         end = max(x.end for x in (*quote, *more))
         return end - start <= self.settings.max_quote_chars
 
-    def _quote_span(self, quote: list[ScoredSentence], text: str, question: str = "") -> tuple[int, int]:
+    def _quote_span(
+        self, quote: list[ScoredSentence], text: str, question: str = "", quoted: set[tuple[int, int]] = frozenset()
+    ) -> tuple[int, int]:
         """The sentences, with the one before when the first can't stand alone; never over the limit.
 
-        `text` is their document's text."""
+        `text` is their document's text; `quoted`: (document, sentence) of every sentence some
+        quote of the answer holds, none of which is borrowed as context (it would be read twice)."""
         limit = self.settings.max_quote_chars
         first, last = quote[0], quote[-1]
         start, end = first.start, last.end
         if end - start > limit:
             return self._window(text, start, end, question)
         needs_context = len(first.text) < 60 or _DANGLING_START.match(first.text)
-        if needs_context and first.idx > 0:
+        if needs_context and first.idx > 0 and (first.doc_id, first.idx - 1) not in quoted:
             prev = self.snapshot.sentences(first.doc_id, first.idx - 1, first.idx - 1)
             if prev:
                 p = prev[0]
