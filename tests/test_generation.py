@@ -121,6 +121,18 @@ def test_stream_yields_text_then_citations_then_the_answer(make_qa):
     assert "".join(e for e in events if isinstance(e, str)).startswith("Russia said it")
 
 
+def test_the_stream_announces_only_the_quotes_the_answer_cites(make_qa):
+    # A short quote with no passage number stays plain words in the answer: the stream must
+    # not have announced it as a checked quote first. ("Russia" is in the passages.)
+    qa = make_qa(None)
+    n, _ = _number_of_passage_with(qa, ANNOUNCED)
+    qa = make_qa(scripted(f'The "Russia" question: it "{ANNOUNCED}" [{n}] and more.'))
+    events = list(qa.stream(QUESTION))
+    streamed = [e.quote for e in events if isinstance(e, Citation)]
+    assert streamed == [c.quote for c in events[-1].citations] == [ANNOUNCED]
+    assert events[-1].answer.startswith("The Russia question:")
+
+
 def test_generative_mode_needs_a_model(seed_qa):
     with pytest.raises(ValueError, match="language model"):
         seed_qa.ask(QUESTION, mode="generative")
