@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from itertools import pairwise
+
 import pytest
 from conftest import DATA, SEED, SEED_SOURCE, load_questions
 
@@ -356,4 +358,4 @@ def test_no_sentence_is_quoted_twice_in_one_answer(tmp_path, settings, embedder)
     Indexer(settings, embedder).build(tmp_path / "corpus", tmp_path / "index", progress=False)
     answer = QA.load(tmp_path / "index", embedder=embedder).ask("Who painted the barn blue and when?")
     spans = sorted((c.start, c.end) for c in answer.citations)
-    assert len(spans) >= 2 and all(a_end <= b_start for (_, a_end), (b_start, _) in zip(spans, spans[1:], strict=False))
+    assert len(spans) >= 2 and all(a_end <= b_start for (_, a_end), (b_start, _) in pairwise(spans))
