@@ -12,9 +12,9 @@ from pathlib import Path
 from . import config as _config  # noqa: F401  (sets the offline environment first)
 from .config import Settings
 from .config import __version__ as __version__
-from .engine import QA, InvalidQuestion
+from .engine import QA
 from .indexing.indexer import BuildReport
-from .types import Answer, Citation, Document, Passage
+from .types import Answer, Citation, Document, InvalidQuestion, Passage
 
 __all__ = [
     "QA",

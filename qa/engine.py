@@ -9,10 +9,8 @@ stages in order. Everything a stage decides lives in that stage's package.
 from __future__ import annotations
 
 import logging
-import operator
 import threading
 import time
-import unicodedata
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any, Protocol
@@ -29,9 +27,10 @@ from .embedding import onnx as query_encoder
 from .embedding.model import Embedder
 from .embedding.onnx import OnnxEmbedder
 from .indexing.indexer import BuildReport, Indexer
+from .search.question import check_k, checked_question, cleaned_question
 from .search.retriever import Retriever
 from .store import IndexError_, IndexIncompatible, IndexMissing, Snapshot, Store, open_store
-from .types import Answer, Citation, InvalidQuestion, Passage
+from .types import Answer, Citation, Passage
 
 log = logging.getLogger(__name__)
 
@@ -369,40 +368,15 @@ class QA:
         """This QA's hybrid search as a LangChain `BaseRetriever`."""
         from .langchain import QARetriever
 
-        _check_k(k)
+        check_k(k)
         return QARetriever(qa=self, k=k or self.settings.k)
 
     def _clean(self, question: str, k: int | None = None) -> str:
-        if not isinstance(question, str):
-            raise InvalidQuestion("the question must be text")
-        _check_k(k)
-        # The limit is on the question as sent, so a client knows it before sending (the API's schema says it).
-        limit = self.settings.max_question_chars
-        if len(question) > limit:
-            raise InvalidQuestion(f"the question is too long ({len(question):,} characters; the limit is {limit:,})")
-        return self.cleaned(question)
+        check_k(k)
+        return checked_question(question, self.settings.max_question_chars)
 
-    @staticmethod
-    def cleaned(question: str) -> str:
-        """`question` as qa searches for it: control characters (and lone surrogates) gone,
-        whitespace collapsed; `InvalidQuestion` if no word is left."""
-        # Control characters carry no meaning in a question and confuse tokenisers. Invisible
-        # format characters (a soft hyphen, a zero-width space) sit inside words: they go
-        # without a trace, or "mu\u00adseum" would be searched as "mu seum".
-        cleaned = "".join(
-            ""
-            if unicodedata.category(ch) == "Cf"
-            else " "
-            if unicodedata.category(ch)[0] == "C" and ch not in "\t\n"
-            else ch
-            for ch in question
-        )
-        cleaned = " ".join(cleaned.split())
-        if not cleaned:
-            raise InvalidQuestion("the question is empty")
-        if not any(ch.isalnum() for ch in cleaned):
-            raise InvalidQuestion("the question has no words to look for: ask in words")
-        return cleaned
+    cleaned = staticmethod(cleaned_question)
+    """`question` as qa searches for it (search/question.py); `InvalidQuestion` if no word is left."""
 
 
 class ChatSession:
@@ -418,15 +392,3 @@ class ChatSession:
         answer = self.qa.ask(question, k=k, history=self.turns, mode=self.mode)
         self.turns.append((answer.standalone_question or answer.question, answer.answer))
         return answer
-
-
-def _check_k(k) -> None:
-    """k, the passages to read: None (the setting) or a whole number of at least 1."""
-    if k is None:
-        return
-    try:
-        whole = operator.index(k) if not isinstance(k, bool) else None
-    except TypeError:
-        whole = None
-    if whole is None or whole < 1:
-        raise InvalidQuestion(f"k (passages to read) must be a whole number of at least 1, not {k!r}")

@@ -76,7 +76,8 @@ def cmd_hash_password(args) -> int:
 
 
 def cmd_ask(args) -> int:
-    from ..engine import QA, InvalidQuestion
+    from ..engine import QA
+    from ..types import InvalidQuestion
 
     settings = Settings(llm=args.llm, verify=args.verify, reader=args.reader)
     check_verify(settings)

@@ -19,8 +19,7 @@ from fastapi.responses import JSONResponse, StreamingResponse
 from pydantic import BaseModel, Field
 
 from ..config import SUPPORTED_KINDS
-from ..engine import InvalidQuestion
-from ..types import Answer, Citation
+from ..types import Answer, Citation, InvalidQuestion
 
 log = logging.getLogger("qa.api")
 

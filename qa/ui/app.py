@@ -20,10 +20,10 @@ import gradio as gr
 
 from ..answering.presenting import CAVEAT, fallback_note, plural
 from ..config import SUPPORTED_SUFFIXES, Settings
-from ..engine import QA, InvalidQuestion
+from ..engine import QA
 from ..indexing.indexer import BuildReport
 from ..ingestion.files import Added, add_file
-from ..types import Citation
+from ..types import Citation, InvalidQuestion
 from .render import as_text, quote_markdown, render_sources, render_written
 
 log = logging.getLogger("qa.ui")
