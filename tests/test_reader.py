@@ -247,7 +247,7 @@ def test_the_short_answer_is_the_articles_own_words_inside_the_first_quote(seed_
     from qa.ui.render import quote_markdown
 
     assert as_plain_text(answer).startswith("Answer: Mar. 25\n")
-    assert "**Mar\\. 25**" in quote_markdown(first, short)  # bold inside the quote in the chat
+    assert "<strong>Mar\\. 25</strong>" in quote_markdown(first, short)  # bold inside the quote in the chat
     # Not shown below its threshold, nor for a refusal.
     strict = type(seed_qa)(
         seed_qa.settings.replace(short_answer_threshold=1.01), seed_qa.snapshot, encoder=seed_qa.encoder

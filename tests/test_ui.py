@@ -21,6 +21,13 @@ built in 1791 by a clockmaker named &lt;script&gt;alert('pwned')&lt;/script&gt; 
 <script>alert('real script')</script></body></html>
 """
 
+MARKUP = """Guild sets the labelling rules
+
+The new labelling rules would cost each shop about $$4,000$$ a year, the guild said.
+The guild chair posted the details at https://example.com/rules for members.
+Questions about the timetable can be sent to timetables@calmac.example.org before May.
+"""
+
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory, settings, embedder):
@@ -233,5 +240,39 @@ def test_chat_in_a_real_browser(server, tmp_path):
             assert "<script>alert('pwned')</script>" in page.locator("#qa-sources").inner_text()
             page.wait_for_timeout(500)
             assert dialogs == []
+
+            # Dollars, a web address and an e-mail address in an article: shown as the
+            # article's own characters (no math, no link with escapes in it), the short
+            # answer in bold wherever it sits.
+            (server["corpus"] / "markup.txt").write_text(MARKUP, encoding="utf-8")
+            server["app"].update_index()
+            for question in (
+                "How much would the labelling rules cost each shop?",
+                "Where did the guild chair post the details?",
+                "Where can questions about the timetable be sent?",
+            ):
+                box.fill(question)
+                box.press("Enter")
+                page.locator(f'#qa-sources [data-question^="{question[:20]}"]').wait_for(timeout=30_000)
+                last = page.locator("#qa-chat [data-testid=bot]").last
+                shown = last.inner_text()
+                quote = page.locator("#qa-sources mark").first.inner_text()
+                assert quote in MARKUP and quote in shown, (question, shown)
+                assert last.locator(".katex, a").count() == 0, last.inner_html()
+                assert "**" not in shown and "\\" not in shown
+            # The last one's short answer, if any, is bold inside the quote.
+            for strong in last.locator("strong").all():
+                assert strong.inner_text() in MARKUP or strong.inner_text().startswith("[")
+
+            # Cleared means forgotten: a follow-up after Clear leans on nothing.
+            page.locator("#qa-chat button[aria-label='Clear']").click()
+            page.locator("#qa-sources .qa-empty").wait_for(timeout=10_000)
+            box.fill("And what about its sales?")
+            box.press("Enter")
+            page.locator('#qa-sources [data-question^="And what about"], #qa-sources .qa-refused').wait_for(
+                timeout=30_000
+            )
+            assert "Searched as" not in page.locator("#qa-sources").inner_text()
+            assert page.get_by_role("textbox", name="Question").count() == 1  # the box has a name
         finally:
             browser.close()

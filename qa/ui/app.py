@@ -27,6 +27,7 @@ from ..types import Citation, InvalidQuestion
 from .render import as_text, quote_markdown, render_sources, render_written
 
 log = logging.getLogger("qa.ui")
+EMPTY_SOURCES = '<p class="qa-empty">The quotes of the selected answer appear here, in context.</p>'
 
 EXAMPLES = [
     "What did Russia announce on Mar. 25?",
@@ -235,15 +236,18 @@ class ChatApp:
                         allow_tags=False,
                         sanitize_html=True,
                         feedback_options=None,
-                        buttons=["copy"],
+                        # No copy button: it copies the message's escaped Markdown, not the quote
+                        # (selecting the text copies what is shown). No math: "$$4,000$$" is text.
+                        buttons=[],
+                        latex_delimiters=[],
                         placeholder="Ask a question about the articles. Every answer is a verbatim quote.",
                     )
                     with gr.Row():
                         box = gr.Textbox(
+                            label="Question",  # its accessible name; shown by the placeholder
                             placeholder="Ask about the articles…",
                             show_label=False,
-                            scale=5,
-                            max_length=self.settings.max_question_chars,
+                            scale=5,  # no max_length: a longer question gets qa's message, not a silent cut
                             elem_id="qa-question",
                             autofocus=True,
                         )
@@ -260,10 +264,7 @@ class ChatApp:
                     gr.Examples(EXAMPLES, inputs=box, label="Try")
                 with gr.Column(scale=2):
                     with gr.Tab("Sources"):
-                        sources = gr.HTML(
-                            '<p class="qa-empty">The quotes of the selected answer appear here, in context.</p>',
-                            elem_id="qa-sources",
-                        )
+                        sources = gr.HTML(EMPTY_SOURCES, elem_id="qa-sources")
                     with gr.Tab("Articles"):
                         if self.read_only:
                             gr.Markdown(
@@ -291,6 +292,8 @@ class ChatApp:
             box.submit(self.respond, inputs, outputs, api_name="ask_stream", show_progress="hidden")
             ask.click(self.respond, inputs, outputs, api_visibility="private", show_progress="hidden")
             chatbot.select(self.select, [answers], [sources], api_visibility="private")
+            # Cleared means forgotten: the next question leans on nothing, and Sources empties.
+            chatbot.clear(lambda: ({}, EMPTY_SOURCES), None, [answers, sources], api_visibility="private")
             if not self.read_only:  # no upload event at all: nothing for a client to call
                 uploads.upload(self.upload, [uploads], [upload_log, status, table], api_name="upload")
             gr.Timer(3).tick(self.refresh, None, [status, table], api_visibility="private", show_progress="hidden")

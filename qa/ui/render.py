@@ -11,11 +11,13 @@ from ..answering.presenting import plural
 from ..engine import QA
 from ..types import Answer
 
-_MARKDOWN_SPECIAL = re.compile(r"([\\`*_{}\[\]()#+\-.!|>~<])")
+# `$` too (the chat renders no math, but a `$$` must stay two dollars), and `:` so that
+# "https://…" is never auto-linked (the link would carry the escapes: "example\.com").
+_MARKDOWN_SPECIAL = re.compile(r"([\\`*_{}\[\]()#+\-.!|>~<$:])")
 
 
 def as_text(value: str) -> str:
-    """Show `value` literally inside Markdown: no HTML, no formatting, no links."""
+    """Show `value` literally inside Markdown: no HTML, no formatting, no links, no math."""
     return _MARKDOWN_SPECIAL.sub(r"\\\1", html.escape(value, quote=False))
 
 
@@ -28,7 +30,9 @@ def quote_markdown(c, short) -> str:
         return as_text(c.marked)
     before = ("…" if c.cut_start else "") + c.quote[:a]
     after = c.quote[b:] + ("…" if c.cut_end else "")
-    return f"{as_text(before)}**{as_text(short.text)}**{as_text(after)}"
+    # <strong>, not **: Markdown's ** opens only beside the right characters ("timetables**@…"
+    # stays literal), and the quote must show as its own characters wherever the answer sits.
+    return f"{as_text(before)}<strong>{as_text(short.text)}</strong>{as_text(after)}"
 
 
 def render_sources(qa: QA, answer: dict) -> str:
