@@ -24,7 +24,7 @@ model:
 	@bash scripts/get-model.sh
 
 # Train qa's reader from ../shared/data (about 1.7 h on 2 cores; resumable) into build/reader/model;
-# copy that folder to qa/answering/reader/models/<name>/ to ship it (docs/reader.md).
+# copy that folder to qa/answering/reader/models/<name>-v<version>/ to ship it (docs/reader.md).
 reader: setup
 	@$(QA) reader train
 

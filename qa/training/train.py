@@ -284,7 +284,7 @@ def main(argv: list[str] | None = None) -> None:
         "--unanswerable-questions",
         type=int,
         default=d.unanswerable_questions,
-        help="SQuAD 2.0 train unanswerable questions used (default: all)",
+        help="SQuAD 2.0 train unanswerable questions used, of 32,286 (default: %(default)s)",
     )
     p.add_argument("--max-length", type=int, default=d.max_length, help="word pieces per pair (default: %(default)s)")
     p.add_argument("--lr", type=float, default=d.lr)
