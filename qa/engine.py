@@ -74,6 +74,7 @@ class QA:
         self._swap = threading.Lock()
         self._reloading = threading.Lock()
         self._unusable: str | None = None  # a published version this QA can't switch to (warned once)
+        self._indexer: Indexer | None = None
 
     # -- construction ------------------------------------------------------
 
@@ -231,7 +232,9 @@ class QA:
 
     def build_index(self, corpus_dir: str | Path | None = None, rebuild: bool = False, **kwargs) -> BuildReport:
         """Update this QA's index from `corpus_dir` and switch to the new version."""
-        report = Indexer(self.settings, self.embedder).build(
+        if self._indexer is None:  # one for this QA's life: what it learnt (skipped copies, segments) carries over
+            self._indexer = Indexer(self.settings, self.embedder)
+        report = self._indexer.build(
             Path(corpus_dir or self.settings.corpus_dir), self.settings.index_dir, rebuild=rebuild, **kwargs
         )
         self.reload()

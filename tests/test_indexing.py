@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import shutil
 import threading
+import time
 
 import pytest
 from conftest import DATA, copy_seed
@@ -440,3 +441,49 @@ def test_a_file_deleted_after_the_scan_is_gone_and_one_that_cannot_be_read_is_sk
     plan = _Plan.of(files, None, None, skipped)
     assert [f.source for f in plan.todo] == ["here.txt"] and plan.gone == []
     assert [(s.source, s.reason) for s in skipped] == [("dir.txt", "cannot read (Is a directory)")]
+
+
+@pytest.mark.slow
+def test_the_watcher_follows_dotted_folders_copies_and_a_recreated_corpus(tmp_path, settings, embedder):
+    import queue
+
+    from qa.indexing.watch import start_watcher
+
+    corpus, index, outside = tmp_path / "corpus", tmp_path / "index", tmp_path / "outside"
+    corpus.mkdir()
+    (corpus / "a.txt").write_text(NEW_ARTICLE)
+    (corpus / "b-copy.txt").write_text(NEW_ARTICLE)  # skipped as a copy at the catch-up
+    (outside / "archive.2019").mkdir(parents=True)
+    (outside / "archive.2019" / "baker.txt").write_text("The baker opened the shop at dawn. Bread sold out by nine.")
+    indexer, reports = Indexer(settings, embedder), queue.Queue()
+    thread, stop = start_watcher(
+        corpus, lambda changed: indexer.build(corpus, index, only=changed, progress=False), reports.put
+    )
+
+    def next_change(timeout: float = 90):
+        while True:
+            report = reports.get(timeout=timeout)
+            if report.changed_anything:
+                return report
+
+    try:
+        assert next_change().added == ["a.txt"]
+        # A folder whose name has a dot is still a folder: moved in, then out.
+        (outside / "archive.2019").rename(corpus / "archive.2019")
+        assert next_change().added == ["archive.2019/baker.txt"]
+        (corpus / "archive.2019").rename(outside / "archive.2019")
+        assert next_change().removed == ["archive.2019/baker.txt"]
+        # The indexed original goes: its copy takes its place, as a full scan would do.
+        (corpus / "a.txt").unlink()
+        report = next_change()
+        assert report.removed == ["a.txt"] and report.added == ["b-copy.txt"]
+        # The corpus folder itself replaced: watched again, caught up.
+        shutil.rmtree(corpus)
+        time.sleep(2)
+        corpus.mkdir()
+        (corpus / "ferry.txt").write_text("Ferry news\n\nThe ferry to Islay leaves at 18:40 from Monday.\n")
+        report = next_change()
+        assert "ferry.txt" in report.added and "b-copy.txt" in report.removed
+    finally:
+        stop.set()
+        thread.join(timeout=30)

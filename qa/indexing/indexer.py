@@ -75,6 +75,9 @@ class Indexer:
         self._told: set[str] = set()
         """What the last build said: a watcher rebuilding again and again repeats none of it,
         but a file that is mended and breaks again is reported again."""
+        self._copies: dict[str, set[str]] = {}
+        """sha256 -> the files this indexer skipped as copies of an indexed one: when that one
+        leaves or changes, an update of its path alone must index a copy in its place."""
         self._reusable: dict = {}
         """What the last build's snapshot held in memory (the FAISS store's segments): the next
         build reads only what is new from disk."""
@@ -129,6 +132,12 @@ class Indexer:
                 files, report.skipped, _ = discover(corpus_dir, settings)
             scanned = len(report.skipped)
             plan = _Plan.of(files, snapshot, only if snapshot is not None else None, report.skipped)
+            copies = self._copies_of(plan, only) if snapshot is not None and only is not None else set()
+            if copies:  # an indexed original leaves or changes: its skipped copies are looked at too
+                only = set(only) | copies
+                files, report.skipped, _ = discover(corpus_dir, settings, only)
+                scanned = len(report.skipped)
+                plan = _Plan.of(files, snapshot, only, report.skipped)
             for item in report.skipped[scanned:]:
                 say(f"skipped {item}")
             for item in report.skipped:  # refused now but indexed before: nothing is lost until it is mended
@@ -166,6 +175,11 @@ class Indexer:
             self._finish(report, manifest, started)
             self._export_query_encoder()
         return report
+
+    def _copies_of(self, plan: _Plan, only: Collection[str]) -> set[str]:
+        """The skipped copies of the indexed documents this update replaces or drops, outside `only`."""
+        leaving = {plan.old[src][1] for src in plan.leaving if src in plan.old}
+        return {c for sha in leaving for c in self._copies.get(sha, ())} - set(only)
 
     def _open_current(self, store: Store, rebuild: bool, say) -> tuple[Snapshot | None, bool]:
         """The current version to update, or None and whether that means a full rebuild."""
@@ -229,6 +243,7 @@ class Indexer:
             sha = plan.hashes[file.source]
             twin = plan.twin(file.source, sha, snapshot)
             if twin is not None:
+                self._copies.setdefault(sha, set()).add(file.source)
                 report.skipped.append(Skipped(file.source, f"same content as {twin}, which is indexed"))
                 say(f"skipped {report.skipped[-1]}")
                 if file.source in old:  # edited into a copy: its old text is no longer in the file
@@ -247,6 +262,7 @@ class Indexer:
             if item.source in old:  # a changed file that loads: its old version goes now
                 writer.remove_document(old[item.source][0])
             (report.changed if item.source in old else report.added).append(item.source)
+            self._copies.get(item.document.sha256, set()).discard(item.source)
             writer.add_document(item.document, item.sentences, item.chunks, item.vectors)
         report.embedded_chunks += preparer.embedded_chunks
         for source in report.kept_old[kept:]:

@@ -39,18 +39,32 @@ def watch_corpus(
 
     corpus_dir = Path(corpus_dir)
     corpus_dir.mkdir(parents=True, exist_ok=True)
+    while not stop.is_set():
+        _watch_once(watch, corpus_dir, update, stop, on_report)
+        # The corpus folder itself went away (deleted, or replaced by a copy): the OS watch on
+        # it is dead. Wait for a folder there again, then watch it afresh, catching up first.
+        while not stop.is_set() and not corpus_dir.is_dir():
+            stop.wait(1.0)
+
+
+def _watch_once(watch, corpus_dir: Path, update, stop: threading.Event, on_report) -> None:
+    """Watch `corpus_dir` until `stop` is set or the folder is gone."""
     live = False
     roots = {str(corpus_dir.absolute()), str(corpus_dir.resolve())}
-    for changes in watch(corpus_dir, stop_event=stop, debounce=800, step=200, rust_timeout=500, yield_on_timeout=True):
+    events = watch(corpus_dir, stop_event=stop, debounce=800, step=200, rust_timeout=500, yield_on_timeout=True)
+    for changes in _until_gone(events):
         changed: set[str] | None = None
+        if not corpus_dir.is_dir():
+            log.warning("the corpus folder %s is gone: watching for it to come back", corpus_dir)
+            return
         if not changes:
             if live:
                 continue
             # The first quiet tick means the OS watcher is running: one catch-up
             # update covers whatever changed while it was starting.
             live = True
-        elif not any(_relevant(path) or not Path(path).suffix for _, path in changes):
-            continue  # (a path without a suffix may be a folder moved in or out)
+        elif not any(_matters(path) for _, path in changes):
+            continue
         else:
             changed = _relative(roots, [path for _, path in changes])
         try:
@@ -61,6 +75,23 @@ def watch_corpus(
         # What changed is the caller's to say (the CLI prints its report, the chat its log).
         if on_report is not None:
             on_report(report)
+
+
+def _until_gone(events):
+    """watchfiles' change sets, ending (not raising) if the watched folder disappears under it."""
+    try:
+        yield from events
+    except (FileNotFoundError, NotADirectoryError):
+        return
+
+
+def _matters(path: str) -> bool:
+    """An event worth an update: an article or sidecar, or a folder moved in or out. A path
+    that is gone may have been a folder of articles ("archive.2019": a dot is no file type),
+    so it is looked at too; the update of a path that held nothing indexed costs nothing."""
+    if Path(path).name.startswith("."):
+        return False
+    return _relevant(path) or os.path.isdir(path) or not os.path.lexists(path)
 
 
 def _relative(roots: set[str], paths: list[str]) -> set[str] | None:
