@@ -11,9 +11,9 @@ from ..answering.presenting import plural
 from ..engine import QA
 from ..types import Answer
 
-# `$` too (the chat renders no math, but a `$$` must stay two dollars), and `:` so that
-# "https://…" is never auto-linked (the link would carry the escapes: "example\.com").
-_MARKDOWN_SPECIAL = re.compile(r"([\\`*_{}\[\]()#+\-.!|>~<$:])")
+# `$` too (the chat renders no math, but a `$$` must stay two dollars), and the `:` of
+# "://", so that "https://…" is never auto-linked (the link would carry the escapes: "example\.com").
+_MARKDOWN_SPECIAL = re.compile(r"([\\`*_{}\[\]()#+\-.!|>~<$]|:(?=//))")
 
 
 def as_text(value: str) -> str:
