@@ -91,7 +91,7 @@ class GroundedGenerator:
                 if m.start() in settled or (not ref and (not after or after.startswith(("[", "(")))):
                     continue
                 settled.add(m.start())
-                if not is_checked(m):  # the final check leaves it as prose: nothing to announce
+                if not is_checked(body, ref):  # the final check leaves it as prose: nothing to announce
                     continue
                 cited = cited_numbers(ref)
                 found = find_quote(body, cited, prompted.passages, prompted.documents)

@@ -41,10 +41,9 @@ def quote_parts(m: re.Match) -> tuple[str, str | None]:
     raise ValueError("not a quote match")
 
 
-def is_checked(m: re.Match) -> bool:
-    """Whether a quote is looked up: one with a passage number, or a long one. A short one
-    with none reads as scare quotes or a title, and is shown as plain words (no marks)."""
-    body, ref = quote_parts(m)
+def is_checked(body: str, ref: str | None) -> bool:
+    """Whether a quote (`quote_parts`) is looked up: one with a passage number, or a long one.
+    A short one with none reads as scare quotes or a title, and is shown as plain words."""
     return bool(ref) or len(body.split()) >= MIN_UNCITED_WORDS
 
 
@@ -190,7 +189,7 @@ def check_quotes(text: str, passages: list[Passage], documents: dict[int, str]) 
         cited = cited_numbers(ref)
         pieces.append(prose(text[pos : m.start()]))
         pos = m.end()
-        if not is_checked(m):
+        if not is_checked(written, ref):
             # Quote marks only ever surround words qa checked: unchecked ones lose theirs.
             checks.append(QuoteCheck(written, cited, "uncited"))
             pieces.append(written)

@@ -61,9 +61,10 @@ GUARDED = (401, 429, 503)
 
 
 def _question_field(description: str):
-    # The length is counted as sent. "At least one letter or digit" (str.isalnum, as QA._clean
-    # requires) is said in words, not as a `pattern`: JSON Schema patterns are ECMA-262, whose
-    # `\w` is ASCII, so a validating client would refuse "Москва?" before the server saw it.
+    # The length is counted as sent. "At least one letter or digit" (str.isalnum, as
+    # search/question.py requires) is said in words, not as a `pattern`: JSON Schema
+    # patterns are ECMA-262, whose `\w` is ASCII, so a validating client would refuse
+    # "Москва?" before the server saw it.
     limits = {"minLength": 1, "maxLength": QUESTION_CHARS}
     return Field(description=description + "; at least one letter or digit (any script)", json_schema_extra=limits)
 
