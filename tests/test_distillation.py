@@ -82,12 +82,16 @@ def test_a_student_trains_on_a_teachers_scores_and_its_card_says_so(tmp_path):
     fp32 = OnnxReader(teacher / "work" / "fp32")
     expected = np.concatenate([fp32.score(g.question, g.sentences) for g in groups])
     assert np.allclose(logits, expected, atol=1e-3)
+    # In bfloat16 (--bf16) it computes in lower precision: close to float32, not equal.
+    low = Teacher(ckpt, TrainConfig(bf16=True)).logits(groups).numpy()
+    assert low.dtype == np.float32 and np.allclose(low, expected, atol=0.1) and not np.array_equal(low, logits)
 
-    student = train(tmp_path / "student", "--teacher", str(ckpt), "--teacher-weight", "0.7")
+    student = train(tmp_path / "student", "--teacher", str(ckpt), "--teacher-weight", "0.7", "--bf16")
     info = json.loads((student / "model" / "reader.json").read_text(encoding="utf-8"))
     assert info["config"]["teacher"] == str(ckpt) and info["config"]["teacher_weight"] == 0.7
     card = (student / "model" / "card.md").read_text(encoding="utf-8")
     assert f"The teacher `{ckpt}`" in card and "0.7 of that loss" in card and "all-MiniLM-L6-v2" in card
+    assert info["config"]["bf16"] is True and "bfloat16 mixed precision" in card
     # The teacher run is the student's run without a teacher (same seed, data, steps): the two
     # differ only because the teacher's scores entered the loss.
     q, s = "Who won?", ["Smith won the race.", "The race was run."]

@@ -44,10 +44,11 @@ class Teacher:
         from ..answering.reader.pairs import PairEncoder
 
         self.net = reader_net(ckpt).eval()
+        self.bf16 = cfg.bf16
         self.encoder = PairEncoder(Tokenizer.from_file(str(ckpt / "tokenizer.json")), cfg.max_length, cfg.max_question)
 
     def logits(self, batch):
         import torch
 
-        with torch.no_grad():
-            return self.net(**tensors(encode(self.encoder, batch)))[0]
+        with torch.no_grad(), torch.autocast("cpu", dtype=torch.bfloat16, enabled=self.bf16):
+            return self.net(**tensors(encode(self.encoder, batch)))[0].float()

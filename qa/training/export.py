@@ -216,7 +216,7 @@ onnxruntime: answering never imports PyTorch.
 - One pass, {t["steps"]:,} steps of {c["batch_groups"]} questions, AdamW lr {c["lr"]}, warm-up
   {c["warmup"]:.0%} then linear decay, seed {c["seed"]}; loss: binary cross-entropy on every pair
   + a softmax over each question's sentences + {c["span_weight"]} × the span cross-entropy{null}.{taught}
-  {t["train_seconds"] / 60:.0f} minutes (wall) on {c["threads"]} CPU threads.
+  {t["train_seconds"] / 60:.0f} minutes (wall) on {c["threads"]} CPU threads{" in bfloat16 mixed precision (float32 weights)" if c.get("bf16") else ""}.
 - Reproduce: `make reader` (`qa reader train`); see docs/reader.md.
 
 ## Validation (never trained on)

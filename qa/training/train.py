@@ -139,7 +139,10 @@ def train(cfg: TrainConfig) -> Path:
         pairs = encode(encoder, batch)
         t = tensors(pairs)
         labels = torch.tensor([y for g in batch for y in g.labels], dtype=torch.float32)
-        logits, start_logits, end_logits = model(**t)
+        # Mixed precision: bfloat16 products, float32 weights and losses (no loss scaling needed).
+        with torch.autocast("cpu", dtype=torch.bfloat16, enabled=cfg.bf16):
+            logits, start_logits, end_logits = model(**t)
+        logits, start_logits, end_logits = logits.float(), start_logits.float(), end_logits.float()
         if teacher is None:
             loss = bce(logits, labels) + listwise(logits, batch)
         else:
@@ -335,6 +338,12 @@ def main(argv: list[str] | None = None) -> None:
     )
     p.add_argument("--seed", type=int, default=d.seed)
     p.add_argument("--threads", type=int, default=d.threads)
+    p.add_argument(
+        "--bf16",
+        action="store_true",
+        help="compute in bfloat16 (float32 weights): about twice as fast on CPUs with AMX or AVX512-BF16, "
+        "slower elsewhere",
+    )
     p.add_argument("--save-every", type=int, default=d.save_every)
     args = vars(p.parse_args(argv))
     train(TrainConfig(**{**args, "written": tuple(args["written"])}))
