@@ -36,7 +36,12 @@ def location_of(index: str | Path) -> str:
     """The location as given: a folder, or a URI that `Path` collapsed (s3:/b -> s3://b)."""
     text = str(index)
     match = _URI.match(text)
-    return f"{match.group(1)}://{text[match.end() :]}" if match else text
+    if not match:
+        return text
+    # A file URI has no host: file:///abs/path. Rebuilt as file://abs/path, LanceDB would read
+    # it as a path relative to the working folder and put the index somewhere else.
+    slashes = ":///" if match.group(1) == "file" else "://"
+    return f"{match.group(1)}{slashes}{text[match.end() :]}"
 
 
 def is_uri(location: str) -> bool:

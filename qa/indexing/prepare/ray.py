@@ -24,6 +24,7 @@ import numpy as np
 from ...config import Settings
 from ...ingestion.files import CorpusFile, Skipped
 from ...ingestion.loading import Loaded, load_file
+from ...store.base import first_line
 from ...types import Document
 from .base import Job, Prepared, chunker_for, embed, split
 
@@ -60,12 +61,21 @@ class RayPreparer:
             # Ray forks and at once execs its own processes: nothing of LanceDB's runtime (already
             # loaded when qa opened a Lance index) runs in the child, so its fork warning is moot.
             warnings.filterwarnings("ignore", message="lancedb fork support", category=RuntimeWarning)
-            if address == "auto":
-                self.say(f"starting a Ray cluster on this machine ({os.cpu_count()} CPUs)")
-                ray.init(num_cpus=os.cpu_count(), include_dashboard=False, **quiet)
-            else:
-                self.say(f"joining the Ray cluster at {address}")
-                ray.init(address=address, **quiet)
+            try:
+                if address == "auto":
+                    self.say(f"starting a Ray cluster on this machine ({os.cpu_count()} CPUs)")
+                    # "local": always a new cluster, as promised. Without it Ray joins whatever
+                    # RAY_ADDRESS or /tmp/ray/ray_current_cluster names (even one long dead) and
+                    # then refuses num_cpus with a message that names no qa option.
+                    ray.init(address="local", num_cpus=os.cpu_count(), include_dashboard=False, **quiet)
+                else:
+                    self.say(f"joining the Ray cluster at {address}")
+                    ray.init(address=address, **quiet)
+            except Exception as exc:  # unreachable, refused, wrong token: a message, not a traceback
+                where = (
+                    "start a Ray cluster on this machine" if address == "auto" else f"join the Ray cluster at {address}"
+                )
+                raise RayUnavailable(f"could not {where} ({first_line(exc)})") from None
 
     def prepare(self, jobs: Sequence[Job], progress: bool | None) -> Iterator[Prepared]:
         if not jobs:
@@ -89,8 +99,11 @@ class RayPreparer:
         files = f"{len(jobs):,} file{'s' if len(jobs) != 1 else ''}"
         self.say(f"preparing {files} on {workers} Ray worker{'s' if workers != 1 else ''} ({'GPU' if gpus else 'CPU'})")
         items = [
-            {"location": j.file.location, "source": j.file.source,
-             "sidecar": str(j.file.sidecar) if j.file.sidecar else "", "sha256": j.sha256, "stat": j.stat or ""}
+            # Absolute paths: a worker's working folder is the cluster's, not this process's, so a
+            # relative --corpus would find no file there (every one skipped, an empty index published).
+            {"location": os.path.abspath(j.file.location), "source": j.file.source,
+             "sidecar": os.path.abspath(j.file.sidecar) if j.file.sidecar else "", "sha256": j.sha256,
+             "stat": j.stat or ""}
             for j in jobs
         ]  # fmt: skip
         dataset = ray.data.from_items(items, override_num_blocks=max(1, min(len(items), workers * 4)))

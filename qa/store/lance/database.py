@@ -29,15 +29,28 @@ class LanceDatabase:
         return self.db.open_table(f"qa_{name}")
 
     def has(self, name: str) -> bool:
-        return f"qa_{name}" in self.db.list_tables().tables
+        return self._existing(name) is not None
+
+    def _existing(self, name: str):
+        """The table, or None where there is none. What a writer killed inside LanceDB's
+        create_table leaves (data files, no version yet) is listed but does not open: it counts
+        as no table (creating the table again writes over it), not as a damaged index that every
+        later build would fail on."""
+        if f"qa_{name}" not in self.db.list_tables().tables:
+            return None
+        try:
+            return self.table(name)
+        except ValueError as exc:
+            if "not found" in str(exc):  # LanceDB's words for it: "Table 'qa_…' was not found"
+                return None
+            raise
 
     def rows(self) -> list[dict]:
         """The published versions' rows, oldest first. Whatever goes wrong reading them (storage
         unreachable, files damaged) is an `IndexError_`: a long-lived QA keeps its open version."""
         try:
-            if not self.has("versions"):
-                return []
-            return self.table("versions").to_arrow().sort_by("number").to_pylist()
+            table = self._existing("versions")
+            return [] if table is None else table.to_arrow().sort_by("number").to_pylist()
         except IndexError_:
             raise
         except Exception as exc:

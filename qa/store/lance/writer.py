@@ -110,7 +110,9 @@ class LanceWriter(Writer):
             tables["chunks"].delete(f"doc_id IN ({gone})")
             tables["sentences"].delete(f"doc_id IN ({gone})")
         kind = self.base.manifest["index"]["kind"] if self.base else "exact"
-        if self.base is None:
+        if self.base is None or not tables["chunks"].list_indices():
+            # A full build; or an index that was empty until now (Lance indexes no empty table),
+            # which would otherwise never get them: every search and lookup a full scan.
             self._index(tables)
         if kind == "exact" and self.counts["chunks"] >= ANN_MIN_ROWS:
             tables["chunks"].create_index(metric="dot", vector_column_name="vector", index_type="IVF_PQ",
