@@ -23,7 +23,7 @@ def ray_cluster():
     import ray
 
     os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
-    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False)
+    ray.init(address="local", num_cpus=2, include_dashboard=False, log_to_driver=False)
     yield
     ray.shutdown()
 
@@ -99,3 +99,62 @@ def test_without_ray_installed_the_error_says_how_to_get_it(tmp_path):
     run = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, timeout=300)
     assert run.returncode == 1
     assert 'pip install "qa[ray]"' in run.stderr and "Traceback" not in run.stderr
+
+
+def _python(code: str, cwd, env: dict | None = None, timeout: int = 300) -> subprocess.CompletedProcess:
+    env = {**os.environ, "RAY_USAGE_STATS_ENABLED": "0", "PYTHONPATH": str(ROOT), **(env or {})}
+    return subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=cwd, env=env,
+                          timeout=timeout)  # fmt: skip
+
+
+def test_a_relative_corpus_is_found_by_the_workers(tmp_path):
+    # The workers' working folder is the cluster's (here: where it started), not the indexer's.
+    copy_seed(tmp_path / "corpus")
+    (tmp_path / "elsewhere").mkdir()
+    code = (
+        "import json, os, ray\n"
+        "from pathlib import Path\n"
+        "from qa.config import Settings\n"
+        "from qa.indexing.indexer import Indexer\n"
+        "ray.init(address='local', num_cpus=1, include_dashboard=False, log_to_driver=False)\n"
+        f"os.chdir({str(tmp_path)!r})\n"
+        "r = Indexer(Settings(ray='auto')).build(Path('corpus'), Path('index'), progress=False)\n"
+        "print(json.dumps(r.to_dict()))\n"
+    )
+    run = _python(code, tmp_path / "elsewhere")
+    assert run.returncode == 0, run.stderr
+    import json
+
+    report = json.loads(run.stdout.strip().splitlines()[-1])
+    assert report["skipped"] == [] and report["added"] == [SEED_SOURCE] and report["documents"] == 1
+    title = json.loads((tmp_path / "corpus" / SEED_SOURCE).with_suffix(".meta.json").read_text())["title"]
+    assert open_store(tmp_path / "index").open().documents()[0].title == title  # its sidecar was read too
+
+
+def test_ray_auto_starts_its_own_cluster_whatever_ray_address_says(tmp_path):
+    # RAY_ADDRESS (or Ray's note of the last `ray start`, left behind when that cluster died)
+    # must not turn `--ray auto` into joining another cluster.
+    code = (
+        "import ray\n"
+        "from qa.config import Settings\n"
+        "from qa.indexing.prepare.ray import RayPreparer, _ray\n"
+        "RayPreparer(Settings(ray='auto'), print)._connect(_ray())\n"
+        "print('CPUs', int(ray.cluster_resources()['CPU']))\n"
+        "ray.shutdown()\n"
+    )
+    run = _python(code, tmp_path, {"RAY_ADDRESS": "127.0.0.1:1"})
+    assert run.returncode == 0, run.stderr
+    assert f"CPUs {os.cpu_count()}" in run.stdout and "starting a Ray cluster" in run.stdout
+
+
+def test_an_unreachable_cluster_is_a_message_not_a_traceback(tmp_path):
+    copy_seed(tmp_path / "corpus")
+    code = (
+        "import sys\n"
+        "from qa.cli import main\n"
+        f"sys.exit(main(['index', '--ray', '127.0.0.1:1', '--corpus', {str(tmp_path / 'corpus')!r}, "
+        f"'--index', {str(tmp_path / 'i')!r}]))"
+    )
+    run = _python(code, ROOT, {"RAY_gcs_server_port_wait_time_s": "1"})  # one try (~40 s), not Ray's 20
+    assert run.returncode == 1, run.stderr
+    assert "qa: could not join the Ray cluster at 127.0.0.1:1" in run.stderr and "Traceback" not in run.stderr
