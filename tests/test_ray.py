@@ -133,9 +133,11 @@ def test_a_relative_corpus_is_found_by_the_workers(tmp_path):
 
 def test_ray_auto_starts_its_own_cluster_whatever_ray_address_says(tmp_path):
     # RAY_ADDRESS (or Ray's note of the last `ray start`, left behind when that cluster died)
-    # must not turn `--ray auto` into joining another cluster.
+    # must not turn `--ray auto` into joining another cluster. It takes the CPUs this process may
+    # use (here one, as taskset or a container's cpuset gives), not the host's.
     code = (
-        "import ray\n"
+        "import os, ray\n"
+        "os.sched_setaffinity(0, {sorted(os.sched_getaffinity(0))[0]})\n"
         "from qa.config import Settings\n"
         "from qa.indexing.prepare.ray import RayPreparer, _ray\n"
         "RayPreparer(Settings(ray='auto'), print)._connect(_ray())\n"
@@ -144,7 +146,7 @@ def test_ray_auto_starts_its_own_cluster_whatever_ray_address_says(tmp_path):
     )
     run = _python(code, tmp_path, {"RAY_ADDRESS": "127.0.0.1:1"})
     assert run.returncode == 0, run.stderr
-    assert f"CPUs {os.cpu_count()}" in run.stdout and "starting a Ray cluster" in run.stdout
+    assert "CPUs 1\n" in run.stdout and "starting a Ray cluster on this machine (1 CPU)" in run.stdout
 
 
 def test_an_unreachable_cluster_is_a_message_not_a_traceback(tmp_path):

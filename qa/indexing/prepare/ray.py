@@ -63,11 +63,14 @@ class RayPreparer:
             warnings.filterwarnings("ignore", message="lancedb fork support", category=RuntimeWarning)
             try:
                 if address == "auto":
-                    self.say(f"starting a Ray cluster on this machine ({os.cpu_count()} CPUs)")
+                    # The CPUs this process may run on (taskset, a container's cpuset), not the
+                    # host's: one model-loading worker per host core would only thrash.
+                    cpus = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+                    self.say(f"starting a Ray cluster on this machine ({cpus} CPU{'s' if cpus != 1 else ''})")
                     # "local": always a new cluster, as promised. Without it Ray joins whatever
                     # RAY_ADDRESS or /tmp/ray/ray_current_cluster names (even one long dead) and
                     # then refuses num_cpus with a message that names no qa option.
-                    ray.init(address="local", num_cpus=os.cpu_count(), include_dashboard=False, **quiet)
+                    ray.init(address="local", num_cpus=cpus, include_dashboard=False, **quiet)
                 else:
                     self.say(f"joining the Ray cluster at {address}")
                     ray.init(address=address, **quiet)
