@@ -264,9 +264,24 @@ def test_chat_in_a_real_browser(server, tmp_path):
             for strong in last.locator("strong").all():
                 assert strong.inner_text() in MARKUP or strong.inner_text().startswith("[")
 
+            # Chat messages take no focus: the keyboard reaches an earlier answer's Sources
+            # through the answer picker, which names every question asked, newest chosen.
+            pick = page.get_by_label("Sources of the answer to")
+            page.wait_for_function(
+                "() => document.querySelector('#qa-pick input').value.startsWith('6. Where can questions')",
+                timeout=10_000,
+            )
+            pick.focus()
+            pick.fill("1. What did Russia")
+            pick.press("ArrowDown")
+            pick.press("Enter")
+            page.locator('#qa-sources [data-question^="What did Russia announce"]').wait_for(timeout=10_000)
+            assert "Kuril Islands" in page.locator("#qa-sources mark").first.inner_text()
+
             # Cleared means forgotten: a follow-up after Clear leans on nothing.
             page.locator("#qa-chat button[aria-label='Clear']").click()
             page.locator("#qa-sources .qa-empty").wait_for(timeout=10_000)
+            assert pick.input_value() == ""
             box.fill("And what about its sales?")
             box.press("Enter")
             page.locator('#qa-sources [data-question^="And what about"], #qa-sources .qa-refused').wait_for(

@@ -24,10 +24,9 @@ from ..engine import QA
 from ..indexing.indexer import BuildReport
 from ..ingestion.files import Added, add_file
 from ..types import Citation, InvalidQuestion
-from .render import as_text, quote_markdown, render_sources, render_written
+from .render import CSS, EMPTY_SOURCES, answer_choices, as_text, quote_markdown, render_sources, render_written
 
 log = logging.getLogger("qa.ui")
-EMPTY_SOURCES = '<p class="qa-empty">The quotes of the selected answer appear here, in context.</p>'
 
 EXAMPLES = [
     "What did Russia announce on Mar. 25?",
@@ -35,20 +34,6 @@ EXAMPLES = [
     "What is the only true stumbling block between Japan and Russia?",
     "What is one of Moscow's biggest foreign policy goals?",
 ]
-
-CSS = """
-.qa-header h1 { margin-bottom: 0; }
-.qa-header p { margin-top: 4px; color: var(--body-text-color-subdued); }
-.qa-status { font-size: 0.9em; color: var(--body-text-color-subdued); }
-.qa-source { border: 1px solid var(--border-color-primary); border-radius: 8px; padding: 10px 12px; margin-bottom: 10px; }
-.qa-source-head { font-weight: 600; }
-.qa-source-meta { font-size: 0.85em; color: var(--body-text-color-subdued); margin: 2px 0 6px; }
-.qa-context { line-height: 1.5; margin: 0; white-space: pre-wrap; }
-.qa-context mark { background: #fde68a; color: #111; padding: 1px 2px; border-radius: 3px; }
-.qa-empty { color: var(--body-text-color-subdued); font-style: italic; }
-.qa-refused { color: var(--body-text-color-subdued); }
-.qa-caveat { border-left: 4px solid #f59e0b; padding: 6px 10px; margin: 0 0 10px; background: rgba(245, 158, 11, 0.08); }
-"""
 
 
 class ChatApp:
@@ -171,10 +156,21 @@ class ChatApp:
 
     def select(self, answers: dict, evt: gr.SelectData):
         index = evt.index[0] if isinstance(evt.index, list | tuple) else evt.index
-        answer = (answers or {}).get(str(index)) or (answers or {}).get(str(int(index) + 1))
-        if answer is None:
-            return gr.update()
-        return render_sources(self.qa, answer)
+        for key in (str(index), str(int(index) + 1)):  # the answer, or the question before it
+            if key in (answers or {}):
+                return render_sources(self.qa, answers[key]), gr.update(value=key)
+        return gr.update(), gr.update()
+
+    @staticmethod
+    def picks(answers: dict):
+        """The answer picker, newest chosen: the keyboard's way to what a click on a chat
+        message shows (chat messages take no focus)."""
+        choices = answer_choices(answers)
+        return gr.update(choices=choices, value=choices[-1][1] if choices else None)
+
+    def pick(self, key: str | None, answers: dict):
+        answer = (answers or {}).get(str(key)) if key is not None else None
+        return render_sources(self.qa, answer) if answer else EMPTY_SOURCES
 
     # -- articles ----------------------------------------------------------
 
@@ -264,6 +260,13 @@ class ChatApp:
                     gr.Examples(EXAMPLES, inputs=box, label="Try")
                 with gr.Column(scale=2):
                     with gr.Tab("Sources"):
+                        pick = gr.Dropdown(
+                            choices=[],
+                            value=None,
+                            label="Sources of the answer to",
+                            interactive=True,
+                            elem_id="qa-pick",
+                        )
                         sources = gr.HTML(EMPTY_SOURCES, elem_id="qa-sources")
                     with gr.Tab("Articles"):
                         if self.read_only:
@@ -289,11 +292,20 @@ class ChatApp:
                         )
             outputs = [chatbot, answers, sources, box]
             inputs = [box, chatbot, answers, written]
-            box.submit(self.respond, inputs, outputs, api_name="ask_stream", show_progress="hidden")
-            ask.click(self.respond, inputs, outputs, api_visibility="private", show_progress="hidden")
-            chatbot.select(self.select, [answers], [sources], api_visibility="private")
+            hidden = {"api_visibility": "private", "show_progress": "hidden"}
+            asked = box.submit(self.respond, inputs, outputs, api_name="ask_stream", show_progress="hidden")
+            asked.then(self.picks, [answers], [pick], **hidden)
+            ask.click(self.respond, inputs, outputs, **hidden).then(self.picks, [answers], [pick], **hidden)
+            chatbot.select(self.select, [answers], [sources, pick], api_visibility="private")
+            # `input`, not `change`: only a user's choice, not the update after each answer.
+            pick.input(self.pick, [pick, answers], [sources], **hidden)
             # Cleared means forgotten: the next question leans on nothing, and Sources empties.
-            chatbot.clear(lambda: ({}, EMPTY_SOURCES), None, [answers, sources], api_visibility="private")
+            chatbot.clear(
+                lambda: ({}, EMPTY_SOURCES, gr.update(choices=[], value=None)),
+                None,
+                [answers, sources, pick],
+                api_visibility="private",
+            )
             if not self.read_only:  # no upload event at all: nothing for a client to call
                 uploads.upload(self.upload, [uploads], [upload_log, status, table], api_name="upload")
             gr.Timer(3).tick(self.refresh, None, [status, table], api_visibility="private", show_progress="hidden")

@@ -11,6 +11,22 @@ from ..answering.presenting import plural
 from ..engine import QA
 from ..types import Answer
 
+EMPTY_SOURCES = '<p class="qa-empty">The quotes of the selected answer appear here, in context.</p>'
+
+CSS = """
+.qa-header h1 { margin-bottom: 0; }
+.qa-header p { margin-top: 4px; color: var(--body-text-color-subdued); }
+.qa-status { font-size: 0.9em; color: var(--body-text-color-subdued); }
+.qa-source { border: 1px solid var(--border-color-primary); border-radius: 8px; padding: 10px 12px; margin-bottom: 10px; }
+.qa-source-head { font-weight: 600; }
+.qa-source-meta { font-size: 0.85em; color: var(--body-text-color-subdued); margin: 2px 0 6px; }
+.qa-context { line-height: 1.5; margin: 0; white-space: pre-wrap; }
+.qa-context mark { background: #fde68a; color: #111; padding: 1px 2px; border-radius: 3px; }
+.qa-empty { color: var(--body-text-color-subdued); font-style: italic; }
+.qa-refused { color: var(--body-text-color-subdued); }
+.qa-caveat { border-left: 4px solid #f59e0b; padding: 6px 10px; margin: 0 0 10px; background: rgba(245, 158, 11, 0.08); }
+"""
+
 # `$` too (the chat renders no math, but a `$$` must stay two dollars), and the `:` of
 # "://", so that "https://…" is never auto-linked (the link would carry the escapes: "example\.com").
 _MARKDOWN_SPECIAL = re.compile(r"([\\`*_{}\[\]()#+\-.!|>~<$]|:(?=//))")
@@ -86,3 +102,9 @@ def render_written(answer: Answer) -> str:
             f"*{plural(removed, 'quote')} the model wrote could not be found in the articles and {verb} removed.*"
         )
     return "".join(out) + "\n\n" + "  \n".join(notes)
+
+
+def answer_choices(answers: dict) -> list[tuple[str, str]]:
+    """(label, key) of each answer of a chat, oldest first: "2. When did …"."""
+    keys = sorted(answers or {}, key=int)
+    return [(f"{n}. {answers[k]['question'][:80]}", k) for n, k in enumerate(keys, 1)]
