@@ -28,10 +28,7 @@ class LanceDatabase:
     def table(self, name: str):
         return self.db.open_table(f"qa_{name}")
 
-    def has(self, name: str) -> bool:
-        return self._existing(name) is not None
-
-    def _existing(self, name: str):
+    def existing(self, name: str):
         """The table, or None where there is none. What a writer killed inside LanceDB's
         create_table leaves (data files, no version yet) is listed but does not open: it counts
         as no table (creating the table again writes over it), not as a damaged index that every
@@ -49,7 +46,7 @@ class LanceDatabase:
         """The published versions' rows, oldest first. Whatever goes wrong reading them (storage
         unreachable, files damaged) is an `IndexError_`: a long-lived QA keeps its open version."""
         try:
-            table = self._existing("versions")
+            table = self.existing("versions")
             return [] if table is None else table.to_arrow().sort_by("number").to_pylist()
         except IndexError_:
             raise

@@ -114,10 +114,10 @@ class LanceStore(Store):
         if latest >= manifest["number"]:
             raise IndexLocked(f"another writer published version {latest} of {self.location} meanwhile; run again")
         row = pa.table({"number": [manifest["number"]], "manifest": [json.dumps(manifest)]})
-        if not self.database.has("versions"):
+        versions = self.database.existing("versions")
+        if versions is None:
             self.database.db.create_table("qa_versions", data=row)
             return manifest["version"]
-        versions = self.database.table("versions")
         versions.add(row)
         old = [r["number"] for r in current[:-1]]  # with the new one, the current becomes the previous
         if old:

@@ -90,9 +90,9 @@ class LanceWriter(Writer):
             if not rows and (name in self._written or self.base is not None):
                 continue
             data = pa.Table.from_pylist(rows, schema=shapes[name])
-            if not self.database.has(name):
-                self.database.db.create_table(f"qa_{name}", schema=shapes[name])
-            table = self.database.table(name)
+            table = self.database.existing(name)  # opened once: the check opens it anyway
+            if table is None:
+                table = self.database.db.create_table(f"qa_{name}", schema=shapes[name])
             # A full build replaces each table with its first rows: a new table version, so
             # readers of the published one (which names its own) are not disturbed.
             table.add(data, mode="append" if name in self._written or self.base is not None else "overwrite")
